@@ -1,0 +1,164 @@
+"""The data contract: every input table, its columns, their types and the rules they obey.
+
+This module is the single place where SPEC section 2 lives as code. :mod:`workbook.workspace`
+uses it to read, type and validate a data source inside DuckDB (never in pandas), so that a
+usage table of hundreds of millions of rows is checked by the engine.
+
+Each rule is a SQL predicate that is TRUE for a row that *breaks* the rule, evaluated on the
+typed view of the table (``t``). Rules that need other tables (foreign keys, dates compared with
+the account's signature) are written as joins below.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MILESTONES = ("kickoff", "go_live", "activation", "first_value", "onboarding_complete", "handover")
+CONTACT_ROLES = ("champion", "decision_maker", "business_owner", "user")
+SURVEY_KINDS = ("nps", "onboarding_nps", "csat", "ces")
+TOUCH_KINDS = ("meeting", "call", "email", "review", "training")
+DIRECTIONS = ("outbound", "inbound")
+PRIORITIES = ("low", "normal", "high", "urgent")
+ADVOCACY_KINDS = ("reference", "review", "case_study", "referral")
+COLOURS = ("red", "amber", "green")
+
+# Column kinds: str, date, int, float, bool.
+SQL_TYPES = {"str": "VARCHAR", "date": "DATE", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN"}
+KIND_WORDS = {"str": "text", "date": "an ISO date (YYYY-MM-DD)", "int": "a whole number",
+              "float": "a number", "bool": "a boolean (true/false, 1/0, yes/no)"}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A row-level rule. ``broken`` is a SQL predicate over the typed table aliased ``t``."""
+
+    column: str | None
+    text: str
+    broken: str
+    severity: str = "error"
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    required: bool = False
+    key: str = "account_id"            # SQL expression used to show example rows
+    unique: tuple[str, ...] = ()       # columns that must be unique together (an id)
+    rules: tuple[Rule, ...] = field(default_factory=tuple)
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def _C(name: str, kind: str = "str", required: bool = False) -> Column:
+    return Column(name, kind, required)
+
+
+TABLES: dict[str, Table] = {t.name: t for t in [
+    Table("accounts", (
+        _C("account_id", required=True), _C("name", required=True), _C("segment", required=True),
+        _C("csm", required=True), _C("arr", "float", True), _C("contracted_modules", "int", True),
+        _C("signed_at", "date", True), _C("churned_at", "date"), _C("region"),
+        _C("onboarding_due_at", "date"),
+    ), required=True, unique=("account_id",), rules=(
+        Rule("arr", "must be >= 0", "t.arr < 0"),
+        Rule("contracted_modules", "must be a whole number >= 1", "t.contracted_modules < 1"),
+        Rule("churned_at", "must be on or after signed_at", "t.churned_at < t.signed_at"),
+        Rule("onboarding_due_at", "must be on or after signed_at", "t.onboarding_due_at < t.signed_at"),
+    )),
+    Table("milestones", (
+        _C("account_id", required=True), _C("milestone", required=True), _C("reached_at", "date", True),
+    ), required=True, key="t.account_id || ' ' || t.milestone", rules=(
+        Rule("milestone", "must be one of " + ", ".join(MILESTONES), f"t.milestone NOT IN {_in(MILESTONES)}"),
+    )),
+    Table("usage", (
+        _C("account_id", required=True), _C("date", "date", True), _C("module", required=True),
+        _C("active_users", "int", True), _C("actions", "int", True),
+    ), required=True, key="t.account_id || ' ' || CAST(t.date AS VARCHAR) || ' ' || t.module",
+        unique=("account_id", "date", "module"), rules=(
+        Rule("active_users", "must be >= 0", "t.active_users < 0"),
+        Rule("actions", "must be >= 0", "t.actions < 0"),
+    )),
+    Table("contacts", (
+        _C("contact_id", required=True), _C("account_id", required=True), _C("role", required=True),
+        _C("is_executive_sponsor", "bool"), _C("name"), _C("started_at", "date"), _C("left_at", "date"),
+    ), key="t.contact_id", unique=("contact_id",), rules=(
+        Rule("role", "must be one of " + ", ".join(CONTACT_ROLES), f"t.role NOT IN {_in(CONTACT_ROLES)}"),
+        Rule("left_at", "must be on or after started_at", "t.left_at < t.started_at"),
+    )),
+    Table("surveys", (
+        _C("response_id", required=True), _C("account_id", required=True), _C("kind", required=True),
+        _C("score", "int", True), _C("responded_at", "date", True), _C("contact_id"), _C("comment"),
+    ), key="t.response_id", unique=("response_id",), rules=(
+        Rule("kind", "must be one of " + ", ".join(SURVEY_KINDS), f"t.kind NOT IN {_in(SURVEY_KINDS)}"),
+        Rule("score", "must be 0..10 for nps and onboarding_nps",
+             "t.kind IN ('nps', 'onboarding_nps') AND (t.score < 0 OR t.score > 10)"),
+        Rule("score", "must be 1..5 for csat", "t.kind = 'csat' AND (t.score < 1 OR t.score > 5)"),
+        Rule("score", "must be 1..7 for ces", "t.kind = 'ces' AND (t.score < 1 OR t.score > 7)"),
+    )),
+    Table("touchpoints", (
+        _C("account_id", required=True), _C("date", "date", True), _C("kind", required=True),
+        _C("direction", required=True), _C("responded", "bool"), _C("attended", "bool"),
+    ), key="t.account_id || ' ' || CAST(t.date AS VARCHAR)", rules=(
+        Rule("kind", "must be one of " + ", ".join(TOUCH_KINDS), f"t.kind NOT IN {_in(TOUCH_KINDS)}"),
+        Rule("direction", "must be outbound or inbound", f"t.direction NOT IN {_in(DIRECTIONS)}"),
+    )),
+    Table("tickets", (
+        _C("ticket_id", required=True), _C("account_id", required=True), _C("opened_at", "date", True),
+        _C("resolved_at", "date"), _C("priority"), _C("escalated", "bool"),
+    ), key="t.ticket_id", unique=("ticket_id",), rules=(
+        Rule("priority", "must be one of " + ", ".join(PRIORITIES), f"t.priority NOT IN {_in(PRIORITIES)}"),
+        Rule("resolved_at", "must be on or after opened_at", "t.resolved_at < t.opened_at"),
+    )),
+    Table("outcomes", (
+        _C("account_id", required=True), _C("outcome", required=True), _C("due_at", "date", True),
+        _C("achieved_at", "date"),
+    ), key="t.account_id || ' ' || t.outcome"),
+    Table("readiness", (
+        _C("account_id", required=True), _C("item", required=True), _C("completed_at", "date"),
+        _C("weight", "float"),
+    ), key="t.account_id || ' ' || t.item", rules=(
+        Rule("weight", "must be > 0", "t.weight <= 0"),
+    )),
+    Table("time_entries", (
+        _C("csm", required=True), _C("date", "date", True), _C("hours", "float", True),
+        _C("customer_work", "bool", True),
+    ), key="t.csm || ' ' || CAST(t.date AS VARCHAR)", rules=(
+        Rule("hours", "must be > 0", "t.hours <= 0"),
+    )),
+    Table("advocacy", (
+        _C("account_id", required=True), _C("date", "date", True), _C("kind", required=True),
+    ), key="t.account_id || ' ' || CAST(t.date AS VARCHAR)", rules=(
+        Rule("kind", "must be one of " + ", ".join(ADVOCACY_KINDS), f"t.kind NOT IN {_in(ADVOCACY_KINDS)}"),
+    )),
+    Table("overrides", (
+        _C("account_id", required=True), _C("colour", required=True), _C("reason", required=True),
+        _C("author", required=True), _C("set_at", "date", True), _C("expires_at", "date"),
+    ), key="t.account_id || ' ' || CAST(t.set_at AS VARCHAR)", rules=(
+        Rule("colour", "must be red, amber or green", f"t.colour NOT IN {_in(COLOURS)}"),
+        Rule("expires_at", "must be after set_at", "t.expires_at <= t.set_at"),
+    )),
+]}
+
+TABLE_ORDER = tuple(TABLES)
+REQUIRED_TABLES = tuple(n for n, t in TABLES.items() if t.required)
+
+# Rules that compare a table's date with its account's signature date.
+SIGNED_RULES: dict[str, tuple[str, str]] = {
+    "milestones": ("reached_at", "must be on or after the account's signed_at"),
+}

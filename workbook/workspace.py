@@ -1,0 +1,484 @@
+"""Open a data source in DuckDB, type it, validate it against the contract.
+
+A :class:`Workspace` is what every computation in workbook starts from::
+
+    ws = workbook.open_data("data/sample")
+    ws.frame("accounts")          # small tables come back as typed pandas DataFrames
+    ws.sql("SELECT count(*) AS n FROM usage")
+
+The usage table is never loaded into pandas: it stays a DuckDB view over its Parquet file (or a
+DuckDB table when it arrives as CSV), and aggregations over it are the named queries of
+:mod:`workbook.queries`.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from .contract import REQUIRED_TABLES, SQL_TYPES, TABLE_ORDER, TABLES, Table, KIND_WORDS
+from .errors import BadInput, Finding
+
+FORMATS = {".csv": "csv", ".parquet": "parquet"}
+DB_SUFFIXES = (".duckdb", ".db", ".ddb")
+SMALL_FILE_HASH_BYTES = 64 * 1024 * 1024
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                 "UINTEGER", "UBIGINT", "UHUGEINT")
+FLOAT_TYPES = ("FLOAT", "DOUBLE", "REAL")
+
+
+@dataclass
+class SourceTable:
+    """Where one table of the source lives and how big it is."""
+
+    name: str
+    path: Path | None
+    format: str          # csv, parquet or duckdb
+    rows: int = 0
+
+
+def _qi(name: str) -> str:
+    """Quote an identifier for DuckDB."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _ql(text: str) -> str:
+    """Quote a string literal for DuckDB."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _looks_like_text(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        chunk = fh.read(65536)
+    if b"\x00" in chunk:
+        return False
+    try:
+        chunk.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut at the chunk's end is fine
+        return exc.start >= len(chunk) - 3 and len(chunk) == 65536
+    return True
+
+
+class Workspace:
+    """A validated data source opened in DuckDB.
+
+    Parameters
+    ----------
+    source:
+        A directory with ``<table>.csv`` / ``<table>.parquet`` files (mixed allowed), or a DuckDB
+        database file holding tables with the contract's names.
+    validate:
+        Run every contract rule now and raise :class:`BadInput` on errors (default). With
+        ``validate=False`` findings are collected in :attr:`findings` and nothing is raised
+        (``workbook validate`` uses this to print them all).
+    memory_limit, threads:
+        DuckDB settings; default from ``WORKBOOK_MEMORY_LIMIT`` / ``WORKBOOK_THREADS`` or DuckDB's
+        own defaults. DuckDB spills to a temporary directory past the limit.
+    """
+
+    def __init__(self, source: str | os.PathLike, *, validate: bool = True,
+                 memory_limit: str | None = None, threads: int | None = None):
+        self.source = Path(source)
+        if not self.source.exists():
+            raise BadInput(str(source), None, "data source does not exist")
+        self.con = duckdb.connect(config={"enable_external_access": True})
+        memory_limit = memory_limit or os.environ.get("WORKBOOK_MEMORY_LIMIT")
+        threads = threads or (int(os.environ["WORKBOOK_THREADS"]) if os.environ.get("WORKBOOK_THREADS") else None)
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = {_ql(memory_limit)}")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        self._tmp = tempfile.TemporaryDirectory(prefix="workbook-duckdb-")
+        self.con.execute(f"SET temp_directory = {_ql(self._tmp.name)}")
+        self.con.execute("SET preserve_insertion_order = false")
+        self.tables: dict[str, SourceTable] = {}
+        self.findings: list[Finding] = []
+        self._frames: dict[str, pd.DataFrame] = {}
+        self._discover()
+        self._load()
+        if validate and self.errors:
+            raise BadInput.from_findings(self.findings)
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    def has(self, table: str) -> bool:
+        """True when the source holds ``table`` (an optional table may be absent)."""
+        return table in self.tables and table in self._typed
+
+    def frame(self, table: str) -> pd.DataFrame:
+        """The typed table as a pandas DataFrame (a copy). Absent optional tables come back empty.
+
+        Dates are ``datetime64`` at midnight, integers ``Int64``, booleans ``boolean``.
+        ``usage`` is refused: aggregate it with :meth:`sql` or :mod:`workbook.queries`.
+        """
+        if table == "usage":
+            raise ValueError("usage is not loaded into pandas; use Workspace.sql or workbook.queries")
+        if table not in self._frames:
+            if self.has(table):
+                df = self.con.execute(f"SELECT * FROM {_qi(table)}").df()
+            else:
+                df = pd.DataFrame({c.name: pd.Series([], dtype="object") for c in TABLES[table].columns})
+            self._frames[table] = _pandas_types(df, TABLES[table])
+        return self._frames[table].copy()
+
+    def sql(self, query: str, params: list | dict | None = None) -> pd.DataFrame:
+        """Run a query in the workspace's DuckDB and return a pandas DataFrame."""
+        return self.con.execute(query, params).df() if params else self.con.execute(query).df()
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        """Make a small pandas DataFrame visible to SQL under ``name``."""
+        self.con.register(name, frame)
+
+    @property
+    def usage_date_range(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        row = self.con.execute("SELECT min(date), max(date) FROM usage").fetchone() if self.has("usage") else (None, None)
+        return (pd.Timestamp(row[0]) if row[0] else None, pd.Timestamp(row[1]) if row[1] else None)
+
+    def default_as_of(self) -> pd.Timestamp:
+        """SPEC section 3: the latest ``usage.date`` in the source."""
+        latest = self.usage_date_range[1]
+        if latest is None:
+            raise BadInput("usage", "date", "has no rows, so there is no default as_of: pass --as-of")
+        return latest
+
+    def fingerprint(self) -> str:
+        """A short sha256 of the source: table names, formats and file contents.
+
+        Files up to 64 MiB are hashed whole; larger ones by size, first and last MiB (so a
+        multi-gigabyte usage file does not cost a full read). DuckDB database files likewise.
+        """
+        if getattr(self, "_fingerprint", None):
+            return self._fingerprint
+        h = hashlib.sha256()
+        paths = sorted({t.path for t in self.tables.values() if t.path is not None})
+        for p in paths:
+            size = p.stat().st_size
+            h.update(f"{p.name}:{size}:".encode())
+            with open(p, "rb") as fh:
+                if size <= SMALL_FILE_HASH_BYTES:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(block)
+                else:
+                    h.update(fh.read(1 << 20))
+                    fh.seek(size - (1 << 20))
+                    h.update(fh.read())
+        self._fingerprint = h.hexdigest()[:16]
+        return self._fingerprint
+
+    def row_counts(self) -> dict[str, int]:
+        return {name: t.rows for name, t in self.tables.items()}
+
+    def typed_select(self, table: str, relation: str) -> str:
+        """The SELECT that types ``relation`` (raw columns) as the contract says; reused by Spark."""
+        return self._typed_select_sql(TABLES[table], relation, self._raw_types[table])
+
+    def close(self) -> None:
+        self.con.close()
+        self._tmp.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{n}={t.rows:,}" for n, t in self.tables.items())
+        return f"<Workspace {self.source} [{sizes}]>"
+
+    # ------------------------------------------------------------------ loading
+    def _add(self, severity: str, table: str, column: str | None, rule: str, count: int = 0,
+             examples: tuple[str, ...] = ()) -> None:
+        self.findings.append(Finding(severity, table, column, rule, int(count), tuple(examples)))
+
+    def _discover(self) -> None:
+        if self.source.is_file():
+            if self.source.suffix.lower() not in DB_SUFFIXES:
+                raise BadInput(str(self.source), None,
+                               "is a file, not a data directory or a DuckDB database (.duckdb)")
+            try:
+                self.con.execute(f"ATTACH {_ql(str(self.source))} AS src (READ_ONLY)")
+            except duckdb.Error as exc:
+                raise BadInput(str(self.source), None, f"is not a readable DuckDB database ({_short(exc)})")
+            names = {r[0] for r in self.con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src'").fetchall()}
+            for name in TABLE_ORDER:
+                if name in names:
+                    self.tables[name] = SourceTable(name, None, "duckdb")
+            self._db_path = self.source
+            return
+        if not self.source.is_dir():
+            raise BadInput(str(self.source), None, "data source is neither a directory nor a DuckDB file")
+        files = {p.name: p for p in self.source.iterdir() if p.is_file()}
+        for name in TABLE_ORDER:
+            found = [files[name + ext] for ext in FORMATS if name + ext in files]
+            if len(found) > 1:
+                self._add("error", name, None, f"is given twice ({', '.join(p.name for p in found)}): keep one")
+                continue
+            if found:
+                self.tables[name] = SourceTable(name, found[0], FORMATS[found[0].suffix])
+        for name in REQUIRED_TABLES:
+            if name not in self.tables and not any(f.table == name for f in self.findings):
+                others = sorted(n for n in files if n.split(".")[0] == name)
+                hint = f" (found {', '.join(others)}, which is not .csv or .parquet)" if others else ""
+                self._add("error", name, None, f"required table is missing: expected {name}.csv or {name}.parquet{hint}")
+
+    def _raw_relation(self, st: SourceTable) -> str | None:
+        """Create ``raw_<table>`` and return its name, or record why the file cannot be read."""
+        raw = f"raw_{st.name}"
+        try:
+            if st.format == "duckdb":
+                self.con.execute(f"CREATE VIEW {raw} AS SELECT * FROM src.main.{_qi(st.name)}")
+            elif st.format == "parquet":
+                self.con.execute(f"CREATE VIEW {raw} AS SELECT * FROM read_parquet({_ql(str(st.path))})")
+                self.con.execute(f"SELECT * FROM {raw} LIMIT 0")
+            else:
+                if not _looks_like_text(st.path):
+                    self._add("error", st.name, None, f"{st.path.name} is not a CSV file (it holds binary data)")
+                    return None
+                self.con.execute(
+                    f"CREATE TABLE {raw} AS SELECT * FROM read_csv({_ql(str(st.path))}, header = true, "
+                    "all_varchar = true, delim = ',', quote = '\"', escape = '\"')")
+        except duckdb.Error as exc:
+            kind = "Parquet" if st.format == "parquet" else st.format.upper() if st.format == "csv" else "DuckDB"
+            self._add("error", st.name, None, f"{(st.path.name if st.path else st.name)} is not a readable "
+                      f"{kind} table ({_short(exc)})")
+            return None
+        return raw
+
+    def _load(self) -> None:
+        self._typed: set[str] = set()
+        self._raw_types: dict[str, dict[str, str]] = {}
+        for name, st in self.tables.items():
+            table = TABLES[name]
+            raw = self._raw_relation(st)
+            if raw is None:
+                continue
+            cols = self.con.execute(f"DESCRIBE {raw}").fetchall()
+            raw_types = {c[0].strip().lstrip("\ufeff"): c[1] for c in cols}
+            renames = {c[0]: c[0].strip().lstrip("\ufeff") for c in cols if c[0] != c[0].strip().lstrip("\ufeff")}
+            if renames:   # a stray BOM or blank around a header name
+                sel = ", ".join(f"{_qi(o)} AS {_qi(n)}" for o, n in renames.items())
+                rest = ", ".join(_qi(c[0]) for c in cols if c[0] not in renames)
+                self.con.execute(f"CREATE OR REPLACE VIEW raw2_{name} AS SELECT {sel}{', ' + rest if rest else ''} FROM {raw}")
+                raw = f"raw2_{name}"
+            missing = [c for c in table.required_columns if c not in raw_types]
+            for col in missing:
+                self._add("error", name, col, "required column is missing")
+            if missing:
+                continue
+            self._raw_types[name] = raw_types
+            self._validate_and_type(table, raw, raw_types, st)
+        if "accounts" in self._typed:
+            self._check_foreign_keys()
+
+    def _typed_exprs(self, table: Table, raw_types: dict[str, str]) -> dict[str, str]:
+        return {c.name: _typed_expr(_qi(c.name), c.kind, raw_types[c.name])
+                for c in table.columns if c.name in raw_types}
+
+    def _typed_select_sql(self, table: Table, relation: str, raw_types: dict[str, str]) -> str:
+        exprs = self._typed_exprs(table, raw_types)
+        known = {c.name for c in table.columns}
+        extra = [c for c in raw_types if c not in known]
+        parts = [f"{e} AS {_qi(n)}" for n, e in exprs.items()] + [_qi(c) for c in extra]
+        return f"SELECT {', '.join(parts)} FROM {relation}"
+
+    def _validate_and_type(self, table: Table, raw: str, raw_types: dict[str, str], st: SourceTable) -> None:
+        name = table.name
+        exprs = self._typed_exprs(table, raw_types)
+        typed_sql = self._typed_select_sql(table, raw, raw_types)
+        big = name == "usage"
+        # 1. one aggregate pass: row count, type errors, missing values, row rules, (usage) foreign key
+        checks: list[tuple[str, str | None, str, str]] = []   # (severity, column, text, predicate on r/t)
+        for c in table.columns:
+            if c.name not in exprs:
+                continue
+            rawcol = f"t.{_qi('_' + c.name)}"   # the raw value, beside the typed t.<col>
+            present = f"{rawcol} IS NOT NULL" + (f" AND trim({rawcol}) <> ''" if raw_types[c.name] == "VARCHAR" else "")
+            if c.kind != "str":
+                checks.append(("error", c.name, f"must be {KIND_WORDS[c.kind]}",
+                               f"({present}) AND t.{_qi(c.name)} IS NULL"))
+            if c.required:
+                checks.append(("error", c.name, "must not be empty", f"NOT ({present})"))
+        for rule in table.rules:
+            if rule.column is None or rule.column in exprs:
+                checks.append((rule.severity, rule.column, rule.text, f"coalesce({rule.broken}, false)"))
+        source = f"(SELECT {', '.join(f'{e} AS {_qi(n)}' for n, e in exprs.items())}, " \
+                 f"{', '.join(f'{_qi(n)} AS {_qi(chr(95) + n)}' for n in exprs)} FROM {raw})"
+        source_rel = f"{source} AS t"
+        fixed = checks
+        aggs = ["count(*)"] + [f"count(*) FILTER (WHERE {pred})" for _, _, _, pred in fixed]
+        counts = self.con.execute(f"SELECT {', '.join(aggs)} FROM {source_rel}").fetchone()
+        st.rows = int(counts[0])
+        key = table.key if table.key.startswith("t.") else f"t.{_qi(table.key)}"
+        for (sev, col, text, pred), n in zip(fixed, counts[1:]):
+            if n:
+                ex = [str(r[0]) for r in self.con.execute(
+                    f"SELECT DISTINCT {key} FROM {source_rel} WHERE {pred} LIMIT 3").fetchall()]
+                self._add(sev, name, col, text, n, tuple(ex))
+        # 2. uniqueness
+        if table.unique:
+            self._check_unique(table, exprs, raw)
+        # 3. build the typed relation
+        if big and st.format in ("parquet", "duckdb"):
+            self.con.execute(f"CREATE VIEW {_qi(name)} AS {typed_sql}")
+        elif name == "milestones":
+            self.con.execute(f"CREATE TABLE all_milestones AS {typed_sql}")
+            dup = self.con.execute("SELECT account_id, milestone, count(*) AS c FROM all_milestones "
+                               "GROUP BY ALL HAVING count(*) > 1").fetchall()
+            if dup:
+                extra = sum(r[2] - 1 for r in dup)
+                self._add("warning", name, "milestone",
+                          "repeats for the same account: the earliest reached_at counts, later ones are ignored",
+                          extra, tuple(f"{r[0]} {r[1]}" for r in dup[:3]))
+            self.con.execute("CREATE TABLE milestones AS SELECT account_id, milestone, min(reached_at) AS reached_at "
+                             "FROM all_milestones GROUP BY account_id, milestone")
+        else:
+            self.con.execute(f"CREATE TABLE {_qi(name)} AS {typed_sql}")
+        self._typed.add(name)
+
+    def _check_unique(self, table: Table, exprs: dict[str, str], raw: str) -> None:
+        cols = table.unique
+        if table.name == "usage":
+            # hash first (bounded memory on hundreds of millions of rows), then confirm exactly
+            hexpr = f"hash({', '.join(exprs[c] for c in cols)})"
+            sql = (f"WITH h AS (SELECT {hexpr} AS k FROM {raw} GROUP BY k HAVING count(*) > 1) "
+                   f"SELECT {', '.join(f'{exprs[c]} AS {_qi(c)}' for c in cols)}, count(*) AS c FROM {raw} "
+                   f"WHERE {hexpr} IN (SELECT k FROM h) GROUP BY ALL HAVING count(*) > 1")
+        else:
+            sql = (f"SELECT {', '.join(f'{exprs[c]} AS {_qi(c)}' for c in cols)}, count(*) AS c FROM {raw} "
+                   f"GROUP BY ALL HAVING count(*) > 1")
+        dups = self.con.execute(sql).fetchall()
+        dups = [d for d in dups if all(v is not None for v in d[:-1])]
+        if dups:
+            what = ", ".join(cols)
+            self._add("error", table.name, cols[0] if len(cols) == 1 else None,
+                      f"duplicate {what}: each must appear once", sum(d[-1] for d in dups),
+                      tuple(" ".join(str(v.date() if hasattr(v, 'date') and not isinstance(v, str) else v)
+                                     for v in d[:-1]) for d in dups[:3]))
+
+    def _check_foreign_keys(self) -> None:
+        for name in self._typed:
+            table = TABLES[name]
+            if name == "accounts" or "account_id" not in {c.name for c in table.columns}:
+                continue
+            key = table.key if table.key.startswith("t.") else f"t.{_qi(table.key)}"
+            base = f"FROM {_qi(name)} t ANTI JOIN accounts a ON t.account_id = a.account_id WHERE t.account_id IS NOT NULL"
+            n = self.con.execute(f"SELECT count(*) {base}").fetchone()[0]
+            if n:
+                ex = [r[0] for r in self.con.execute(f"SELECT DISTINCT t.account_id {base} LIMIT 3").fetchall()]
+                self._add("error", name, "account_id", "refers to an account that is not in accounts", n, tuple(ex))
+        if "milestones" in self._typed:
+            base = ("FROM all_milestones t JOIN accounts a ON t.account_id = a.account_id "
+                    "WHERE t.reached_at < a.signed_at")
+            n = self.con.execute(f"SELECT count(*) {base}").fetchone()[0]
+            if n:
+                ex = [f"{r[0]} {r[1]}" for r in self.con.execute(
+                    f"SELECT t.account_id, t.milestone {base} LIMIT 3").fetchall()]
+                self._add("error", "milestones", "reached_at", "must be on or after the account's signed_at",
+                          n, tuple(ex))
+
+
+def _typed_expr(col: str, kind: str, raw_type: str) -> str:
+    raw_type = raw_type.upper()
+    if raw_type == "VARCHAR":
+        s = f"NULLIF(trim({col}), '')"
+        if kind == "str":
+            return s
+        if kind == "date":
+            return (f"CASE WHEN regexp_full_match({s}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([ T].*)?') "
+                    f"THEN CAST(TRY_CAST({s} AS TIMESTAMP) AS DATE) END")
+        if kind == "int":
+            return f"CASE WHEN regexp_full_match({s}, '[+-]?[0-9]+(\\.0*)?') THEN TRY_CAST(TRY_CAST({s} AS DOUBLE) AS BIGINT) END"
+        if kind == "float":
+            return f"CASE WHEN isfinite(TRY_CAST({s} AS DOUBLE)) THEN TRY_CAST({s} AS DOUBLE) END"
+        if kind == "bool":
+            return (f"CASE lower({s}) WHEN 'true' THEN true WHEN '1' THEN true WHEN 'yes' THEN true "
+                    f"WHEN 'false' THEN false WHEN '0' THEN false WHEN 'no' THEN false END")
+    if kind == "str":
+        return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
+    if kind == "date":
+        if raw_type == "DATE":
+            return col
+        if raw_type.startswith("TIMESTAMP"):
+            return f"CAST({col} AS DATE)"
+        return _typed_expr(f"CAST({col} AS VARCHAR)", kind, "VARCHAR")
+    if kind == "int":
+        if raw_type in NUMERIC_TYPES:
+            return f"CAST({col} AS BIGINT)"
+        if raw_type in FLOAT_TYPES or raw_type.startswith("DECIMAL"):
+            return f"CASE WHEN {col} = floor({col}) THEN TRY_CAST({col} AS BIGINT) END"
+        return _typed_expr(f"CAST({col} AS VARCHAR)", kind, "VARCHAR")
+    if kind == "float":
+        if raw_type in NUMERIC_TYPES or raw_type in FLOAT_TYPES or raw_type.startswith("DECIMAL"):
+            return f"CASE WHEN isfinite(CAST({col} AS DOUBLE)) THEN CAST({col} AS DOUBLE) END"
+        return _typed_expr(f"CAST({col} AS VARCHAR)", kind, "VARCHAR")
+    if kind == "bool":
+        if raw_type == "BOOLEAN":
+            return col
+        if raw_type in NUMERIC_TYPES:
+            return f"CASE {col} WHEN 1 THEN true WHEN 0 THEN false END"
+        return _typed_expr(f"CAST({col} AS VARCHAR)", kind, "VARCHAR")
+    raise ValueError(kind)
+
+
+def _pandas_types(df: pd.DataFrame, table: Table) -> pd.DataFrame:
+    for c in table.columns:
+        if c.name not in df.columns:
+            df[c.name] = pd.Series([pd.NA] * len(df), dtype="object")
+        if c.kind == "date":
+            df[c.name] = pd.to_datetime(df[c.name]).astype("datetime64[ns]")
+        elif c.kind == "int":
+            df[c.name] = pd.array(df[c.name], dtype="Int64")
+        elif c.kind == "float":
+            df[c.name] = pd.to_numeric(df[c.name]).astype("float64")
+        elif c.kind == "bool":
+            df[c.name] = pd.array(df[c.name], dtype="boolean")
+        else:
+            df[c.name] = df[c.name].astype("string")
+    return df
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+def open_data(source: str | os.PathLike, **kwargs) -> Workspace:
+    """Open and validate a data source; raises :class:`BadInput` on any contract error."""
+    return Workspace(source, **kwargs)
+
+
+def summarise(ws: Workspace) -> str:
+    """A short text summary of a source: table sizes, usage date range, accounts by segment."""
+    lines = ["tables:"]
+    for name, t in ws.tables.items():
+        lines.append(f"  {name:<13} {t.rows:>12,} rows  ({t.format})")
+    absent = [n for n in TABLE_ORDER if n not in ws.tables]
+    if absent:
+        lines.append(f"  absent (optional): {', '.join(absent)}")
+    first, last = ws.usage_date_range
+    if first is not None:
+        lines.append(f"usage dates: {first:%Y-%m-%d} .. {last:%Y-%m-%d}")
+    acc = ws.frame("accounts")
+    if len(acc):
+        lines.append(f"accounts signed: {acc['signed_at'].min():%Y-%m-%d} .. {acc['signed_at'].max():%Y-%m-%d}")
+        seg = acc.groupby("segment", observed=True).agg(accounts=("account_id", "size"), arr=("arr", "sum"),
+                                                        churned=("churned_at", "count"))
+        lines.append("accounts by segment:")
+        for s, r in seg.iterrows():
+            lines.append(f"  {s:<13} {r['accounts']:>6,} accounts  ARR {r['arr']:>14,.0f}  churned {r['churned']:>5,}")
+    return "\n".join(lines)
