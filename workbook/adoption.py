@@ -6,8 +6,12 @@ health code call it with the window ends they need and get one small row per acc
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+
+from .errors import BadInput
 
 MEASURES = ["modules_used", "actions", "user_days", "active_days", "peak_users"]
 
@@ -68,3 +72,160 @@ def usage_windows(engine, *, dates: Iterable | None = None, ends: pd.DataFrame |
         out[col] = pd.to_numeric(out[col]).fillna(0).astype("int64")
     out["account_id"] = out["account_id"].astype("string")
     return out.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------- adoption signals
+DIMENSIONS = ("breadth", "depth", "frequency", "stakeholders")
+FLAGS = ("below", "at", "above")
+
+
+@dataclass(frozen=True)
+class AdoptionSettings:
+    """Adoption settings from the ``adoption:`` section of ``params/targets.yaml``."""
+
+    window_days: int = 28
+    tenure_band_weeks: tuple[int, ...] = (4, 8, 12)
+    benchmark_min_accounts: int = 5
+    benchmark_tolerance: float = 0.10
+
+    @property
+    def band_labels(self) -> list[str]:
+        """Band names in order, e.g. ``["0-4", "5-8", "9-12", "13+"]`` (completed weeks)."""
+        labels, low = [], 0
+        for high in self.tenure_band_weeks:
+            labels.append(f"{low}-{high}")
+            low = high + 1
+        return labels + [f"{low}+"]
+
+
+def adoption_settings() -> AdoptionSettings:
+    """The :class:`AdoptionSettings` in ``params/targets.yaml`` (defaults when the file lacks them)."""
+    from .params import load
+    raw = (load("targets", required=False) or {}).get("adoption") or {}
+    base = AdoptionSettings()
+    try:
+        cfg = AdoptionSettings(
+            window_days=int(raw.get("window_days", base.window_days)),
+            tenure_band_weeks=tuple(int(w) for w in raw.get("tenure_band_weeks", base.tenure_band_weeks)),
+            benchmark_min_accounts=int(raw.get("benchmark_min_accounts", base.benchmark_min_accounts)),
+            benchmark_tolerance=float(raw.get("benchmark_tolerance", base.benchmark_tolerance)))
+    except (TypeError, ValueError):
+        raise BadInput("params/targets.yaml", "adoption", "window_days, tenure_band_weeks, "
+                       "benchmark_min_accounts and benchmark_tolerance must be numbers") from None
+    weeks = list(cfg.tenure_band_weeks)
+    if (cfg.window_days < 1 or cfg.benchmark_min_accounts < 1 or not 0 <= cfg.benchmark_tolerance < 1
+            or weeks != sorted(set(weeks)) or (weeks and weeks[0] < 0)):
+        raise BadInput("params/targets.yaml", "adoption", "window_days >= 1, benchmark_min_accounts >= 1, "
+                       "0 <= benchmark_tolerance < 1 and tenure_band_weeks strictly increasing")
+    return cfg
+
+
+def tenure_band(days_since_signed, settings: AdoptionSettings | None = None) -> pd.Series:
+    """Tenure band label per value of ``days_since_signed`` (completed weeks = days // 7)."""
+    cfg = settings or adoption_settings()
+    weeks = np.asarray(days_since_signed, dtype="int64") // 7
+    idx = np.searchsorted(np.asarray(cfg.tenure_band_weeks), weeks, side="left")
+    return pd.Series(np.asarray(cfg.band_labels, dtype=object)[idx], dtype="string")
+
+
+def adoption_signals(ws, engine, dates) -> pd.DataFrame:
+    """Adoption in four dimensions per account and date, against the cohort benchmark.
+
+    One row per (``account_id``, ``date``) for every account signed on or before ``date`` and not
+    churned by it (``churned_at`` null or later than ``date``), from ONE usage query for all dates.
+    Columns:
+
+    - ``segment``, ``tenure_band`` (completed weeks since signature: ``0-4``, ``5-8``, ``9-12``, ``13+``)
+    - ``breadth``: distinct modules with actions > 0 in the window ending on ``date`` ÷
+      ``contracted_modules``, capped at 1 (fraction 0..1)
+    - ``depth``: actions per active user-day in the window (actions ÷ user_days; 0 without use)
+    - ``frequency``: days with actions > 0 in the window (0..window_days)
+    - ``stakeholders``: the most active users seen on one module-day in the window (users)
+    - ``bench_<dim>``: the cohort benchmark at that date (see below), same unit as the dimension
+    - ``flag_<dim>``: ``below`` / ``at`` / ``above`` the benchmark (``at`` = within ±tolerance × benchmark)
+    - ``bench_basis``: which population gave the benchmark: ``cohort``, ``segment``, ``all`` or ``none``
+
+    The benchmark of a dimension is its median over the accounts of the same segment × tenure band
+    on that date that used the product in the window (frequency > 0). A cohort with fewer such
+    accounts than ``benchmark_min_accounts`` falls back to the segment (all tenure bands), then to
+    every account using the product that date; when nobody used it, the benchmark is 0
+    (``bench_basis`` ``none``). No usage is a real zero, never a gap. The window length, bands,
+    minimum cohort and tolerance come from ``params/targets.yaml`` (``adoption:``).
+    ``engine=None`` uses DuckDB.
+    """
+    from .engines import get_engine
+    cfg = adoption_settings()
+    engine = engine if engine is not None else get_engine(ws)
+    ends = sorted({pd.Timestamp(d).normalize() for d in dates})
+    cols = ["account_id", "date", "segment", "tenure_band", *DIMENSIONS,
+            *(f"bench_{d}" for d in DIMENSIONS), *(f"flag_{d}" for d in DIMENSIONS), "bench_basis"]
+    acc = ws.frame("accounts")
+    if not ends or acc.empty:
+        return _empty(cols)
+    grid = _live_grid(acc, ends)
+    if grid.empty:
+        return _empty(cols)
+    win = usage_windows(engine, dates=ends, days=cfg.window_days)
+    win = win.rename(columns={"window_end": "date"})
+    grid = grid.merge(win, on=["account_id", "date"], how="left")
+    for col in MEASURES:
+        grid[col] = grid[col].fillna(0).astype("int64")
+    grid["tenure_band"] = tenure_band((grid["date"] - grid["signed_at"]).dt.days, cfg)
+    contracted = grid["contracted_modules"].astype("float64").to_numpy()
+    grid["breadth"] = np.minimum(1.0, grid["modules_used"].to_numpy() / contracted)
+    user_days = grid["user_days"].to_numpy(dtype="float64")
+    grid["depth"] = np.divide(grid["actions"].to_numpy(dtype="float64"), user_days,
+                              out=np.zeros(len(grid)), where=user_days > 0)
+    grid["frequency"] = grid["active_days"].astype("int64")
+    grid["stakeholders"] = grid["peak_users"].astype("int64")
+    grid = _benchmark(grid, cfg)
+    return grid[cols].sort_values(["date", "account_id"], kind="stable").reset_index(drop=True)
+
+
+def _empty(cols: list[str]) -> pd.DataFrame:
+    out = pd.DataFrame({c: pd.Series([], dtype="object") for c in cols})
+    out["account_id"] = out["account_id"].astype("string")
+    out["date"] = pd.Series([], dtype="datetime64[ns]")
+    return out
+
+
+def _live_grid(acc: pd.DataFrame, ends: list[pd.Timestamp]) -> pd.DataFrame:
+    """Every (account, date) pair with the account signed on or before the date and not churned by it."""
+    n, k = len(acc), len(ends)
+    grid = acc[["account_id", "segment", "contracted_modules", "signed_at", "churned_at"]].iloc[
+        np.repeat(np.arange(n), k)].reset_index(drop=True)
+    grid["date"] = np.tile(np.asarray(ends, dtype="datetime64[ns]"), n)
+    live = (grid["signed_at"] <= grid["date"]) & (grid["churned_at"].isna() | (grid["churned_at"] > grid["date"]))
+    return grid[live.to_numpy()].reset_index(drop=True)
+
+
+def _benchmark(grid: pd.DataFrame, cfg: AdoptionSettings) -> pd.DataFrame:
+    """Add bench_<dim>, flag_<dim> and bench_basis: cohort medians with segment/all fallbacks."""
+    dims = list(DIMENSIONS)
+    users = grid[grid["frequency"] > 0]
+    levels = [("cohort", ["date", "segment", "tenure_band"]), ("segment", ["date", "segment"]),
+              ("all", ["date"])]
+    bench = pd.DataFrame(np.nan, index=grid.index, columns=dims)
+    basis = pd.Series("none", index=grid.index, dtype="string")
+    for name, keys in levels:
+        med = users.groupby(keys, observed=True)[dims].median()
+        size = users.groupby(keys, observed=True).size()
+        med = med[size >= (cfg.benchmark_min_accounts if name != "all" else 1)]
+        if med.empty:
+            continue
+        med.columns = [f"_m_{d}" for d in dims]
+        hit = grid[keys].merge(med, left_on=keys, right_index=True, how="left")
+        hit.index = grid.index
+        take = bench["breadth"].isna() & hit[f"_m_{dims[0]}"].notna()
+        for d in dims:
+            bench.loc[take, d] = hit.loc[take, f"_m_{d}"]
+        basis[take] = name
+    bench = bench.fillna(0.0)
+    tol = cfg.benchmark_tolerance
+    for d in dims:
+        value, ref = grid[d].to_numpy(dtype="float64"), bench[d].to_numpy()
+        grid[f"bench_{d}"] = ref
+        grid[f"flag_{d}"] = pd.Series(np.select([value < ref * (1 - tol) - 1e-12, value > ref * (1 + tol) + 1e-12],
+                                                ["below", "above"], "at"), index=grid.index, dtype="string")
+    grid["bench_basis"] = basis
+    return grid

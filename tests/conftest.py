@@ -1,0 +1,37 @@
+"""Shared fixtures: a small deterministic sample world, opened once per test session."""
+from __future__ import annotations
+
+import os
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+SMALL_WORLD_ACCOUNTS = 150
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory):
+    """A 150-account sample world written once per session (seed 7)."""
+    from workbook.sample import write_sample
+    out = tmp_path_factory.mktemp("sample") / "world"
+    write_sample(out, accounts=SMALL_WORLD_ACCOUNTS, seed=7)
+    return out
+
+
+@pytest.fixture(scope="session")
+def sample_ws(sample_dir):
+    """The small sample world opened and validated (shared; do not mutate)."""
+    from workbook.workspace import open_data
+    ws = open_data(sample_dir)
+    yield ws
+    ws.close()
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+    plt.close("all")

@@ -1,0 +1,100 @@
+"""Reporting periods ending on ``as_of`` (SPEC section 3).
+
+``as_of`` is the last day included. A **week** is the 7 days ``as_of - 6 … as_of`` and the previous
+week the 7 days before it. A **month** is the calendar month of ``as_of`` from its first day to
+``as_of``; the previous month is the whole calendar month before. Every bound is inclusive and a
+``pandas.Timestamp`` at midnight.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .errors import BadInput
+
+KINDS = ("week", "month")
+
+
+@dataclass(frozen=True)
+class Period:
+    """One reporting period and the one before it (all bounds inclusive, midnight Timestamps)."""
+
+    kind: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    previous_start: pd.Timestamp
+    previous_end: pd.Timestamp
+
+    @property
+    def days(self) -> int:
+        """Length of the period in calendar days (7 for a week, 1..31 for a month to date)."""
+        return (self.end - self.start).days + 1
+
+    def contains(self, dates: pd.Series) -> pd.Series:
+        """Boolean mask: which ``dates`` fall in the period (NaT never does)."""
+        return (dates >= self.start) & (dates <= self.end)
+
+    def previous(self) -> "Period":
+        """The previous period as a :class:`Period` of its own (whose previous is the one before)."""
+        return period(self.kind, self.previous_end)
+
+    def label(self) -> str:
+        """A short human label, e.g. ``week 2026-11-09 – 2026-11-15``."""
+        return f"{self.kind} {self.start:%Y-%m-%d} – {self.end:%Y-%m-%d}"
+
+
+def to_day(value) -> pd.Timestamp:
+    """``value`` (a date, a string YYYY-MM-DD or a timestamp) as a midnight ``pandas.Timestamp``."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise BadInput("as_of", None, f"{value!r} is not a date: use YYYY-MM-DD") from None
+    if ts is pd.NaT or pd.isna(ts):
+        raise BadInput("as_of", None, "is missing")
+    if ts.tzinfo is not None:
+        ts = ts.tz_localize(None)
+    return ts.normalize()
+
+
+def week(as_of) -> Period:
+    """The 7 days ending on ``as_of`` and the 7 days before them."""
+    end = to_day(as_of)
+    start = end - pd.Timedelta(days=6)
+    return Period("week", start, end, start - pd.Timedelta(days=7), start - pd.Timedelta(days=1))
+
+
+def month(as_of) -> Period:
+    """The calendar month of ``as_of`` up to ``as_of``, and the whole calendar month before."""
+    end = to_day(as_of)
+    start = end.replace(day=1)
+    previous_end = start - pd.Timedelta(days=1)
+    return Period("month", start, end, previous_end.replace(day=1), previous_end)
+
+
+def period(kind: str, as_of) -> Period:
+    """``week(as_of)`` or ``month(as_of)``; any other ``kind`` is :class:`BadInput`."""
+    if kind == "week":
+        return week(as_of)
+    if kind == "month":
+        return month(as_of)
+    raise BadInput("period", None, f"{kind!r} is not a period: use week or month")
+
+
+def resolve_as_of(ws, as_of=None) -> pd.Timestamp:
+    """``as_of`` as a midnight Timestamp; ``None`` means the latest ``usage.date`` (SPEC section 3)."""
+    return to_day(as_of) if as_of is not None else to_day(ws.default_as_of())
+
+
+def series(kind: str, as_of, periods: int) -> list[Period]:
+    """The last ``periods`` periods of ``kind``, oldest first, the newest ending on ``as_of``.
+
+    Weeks step back 7 days at a time; for months the newest is the month to date and each earlier
+    one is a whole calendar month.
+    """
+    if periods < 1:
+        raise BadInput("periods", None, f"must be at least 1 (got {periods})")
+    out = [period(kind, as_of)]
+    for _ in range(periods - 1):
+        out.append(out[-1].previous())
+    return out[::-1]

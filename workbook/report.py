@@ -1,0 +1,788 @@
+"""Reports: run ``notebooks/<name>.ipynb`` with papermill, write self-contained HTML atomically.
+
+:func:`render` executes one notebook and writes ``OUT/<name>/<as_of>/<name>.html`` (no code, no
+network: every image embedded, no script or style loaded from a host) with the executed
+``<name>.ipynb`` beside it, then refreshes ``OUT/index.html``. :func:`backfill` renders one report
+per week over a date range in a single kernel. A notebook tells the renderer what it reported on
+with :func:`record` (the ``as_of`` it resolved, the weights version, the data fingerprint).
+
+Failure never touches the last good report: the failed executed notebook is kept as
+``OUT/<name>/<as_of or 'unknown'>/<name>.failed.ipynb`` and :class:`ReportFailed` is raised, with
+``exit_code`` 2 when the notebook raised :class:`workbook.errors.BadInput` and 1 otherwise. Bad
+arguments (unknown report, unknown parameter, malformed date) raise ``BadInput`` before anything
+runs. See ``docs/reports.md``.
+
+This module imports only the standard library at import time: notebooks import it for
+:func:`record`, and papermill/nbconvert load only when a report is rendered.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import datetime as dt
+import html
+import json
+import math
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from .errors import BadInput
+
+#: MIME type of the display output :func:`record` publishes (read back from the executed notebook).
+RECORD_MIME = "application/vnd.workbook.record+json"
+#: Name of the papermill engine registered by this module.
+ENGINE_NAME = "workbook"
+
+Progress = Callable[[str], None]
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+_ERROR_MARKER_TAG = "papermill-error-cell-tag"
+_INJECTED_TAG = "injected-parameters"
+_NO_ALT = "Figure (no description provided)"
+
+
+class ReportFailed(Exception):
+    """A report did not render. The previous good report is untouched.
+
+    ``cell_index`` counts from 0 over the cells of ``notebooks/<name>.ipynb`` (None when the
+    failure was not in a cell, e.g. rendering); ``exec_count`` is the ``In [n]`` number shown in
+    the failed notebook; ``ename``/``evalue`` are the exception's type name and message;
+    ``failed_notebook`` is the kept executed notebook (None if execution never started).
+    """
+
+    def __init__(self, name: str, *, ename: str, evalue: str, cell_index: int | None = None,
+                 exec_count: int | None = None, failed_notebook: Path | None = None,
+                 traceback: list[str] | None = None):
+        self.name = name
+        self.cell_index = cell_index
+        self.exec_count = exec_count
+        self.ename = ename
+        self.evalue = evalue
+        self.failed_notebook = failed_notebook
+        self.traceback = list(traceback or [])
+        super().__init__(self._text())
+
+    @property
+    def bad_input(self) -> bool:
+        """True when the notebook stopped on bad input data (it raised ``BadInput``)."""
+        return self.ename == "BadInput"
+
+    @property
+    def exit_code(self) -> int:
+        """The command-line exit code: 2 for bad input, 1 for anything else."""
+        return 2 if self.bad_input else 1
+
+    def _text(self) -> str:
+        where = f"in cell {self.cell_index}" if self.cell_index is not None else "while rendering"
+        if self.cell_index is not None and self.exec_count is not None:
+            where += f" (In [{self.exec_count}])"
+        text = f"report {self.name!r} failed {where}: {self.ename}"
+        if self.evalue:
+            text += f": {self.evalue}"
+        if self.failed_notebook is not None:
+            text += f"\nfailed notebook kept at {self.failed_notebook}"
+        return text
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """One rendered report: where it was written and what it was rendered with."""
+
+    name: str
+    as_of: str
+    html: Path
+    notebook: Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Inside the notebook
+
+
+def record(*, as_of=None, weights_version=None, fingerprint=None, **extra) -> dict[str, Any]:
+    """Record what this report was computed for, so the renderer can read it back.
+
+    Call it in a notebook once ``as_of`` is resolved (e.g. when the parameter was ``None``).
+    Publishes a display output of type :data:`RECORD_MIME` (shown as one short line in
+    JupyterLab, left out of the HTML report) and returns the recorded values: ``as_of`` as
+    ``YYYY-MM-DD``, plus ``weights_version``, ``fingerprint`` and any extra JSON-able keywords.
+    Calling it again adds to or overrides earlier values.
+    """
+    values = {"as_of": as_of, "weights_version": weights_version, "fingerprint": fingerprint, **extra}
+    values = {key: _jsonable(value) for key, value in values.items() if value is not None}
+    if "as_of" in values:
+        values["as_of"] = iso_date(values["as_of"], "as_of")
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython ships with ipykernel
+        return values
+    if get_ipython() is not None:
+        summary = ", ".join(f"{key}={value}" for key, value in values.items())
+        display({RECORD_MIME: values, "text/plain": f"workbook record: {summary}"}, raw=True)
+    return values
+
+
+def read_record(nb) -> dict[str, Any]:
+    """The values recorded with :func:`record` in an executed notebook (later calls win)."""
+    found: dict[str, Any] = {}
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            data = output.get("data", {})
+            if output.get("output_type") in ("display_data", "execute_result") and RECORD_MIME in data:
+                value = data[RECORD_MIME]
+                found.update(json.loads(value) if isinstance(value, str) else dict(value))
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+
+
+def render(name: str, *, notebook_dir: str | os.PathLike = "notebooks", data=None, as_of=None,
+           parameters: Mapping[str, Any] | None = None, out: str | os.PathLike = "reports",
+           kernel_name: str = "python3", progress: Progress | None = None) -> RenderResult:
+    """Execute report ``name`` and write ``out/<name>/<as_of>/<name>.html`` plus the executed notebook.
+
+    Parameters are, weakest first: ``params/<name>.yaml``, ``parameters``, then ``data`` and
+    ``as_of`` (a date or ``YYYY-MM-DD``). The folder's ``as_of`` is the explicit one, else the
+    ``as_of`` the notebook passed to :func:`record`. ``progress`` receives lines such as
+    ``"weekly: executing cell 3/20"``. Refreshes ``out/index.html`` on success.
+
+    Raises ``BadInput`` for bad arguments (nothing runs) and :class:`ReportFailed` when the
+    notebook fails or the HTML cannot be written (the last good report is left as it was).
+    """
+    with _Kernel(kernel_name, progress=progress, label=name) as kernel:
+        return _render(name, kernel, notebook_dir=notebook_dir, data=data, as_of=as_of,
+                       parameters=parameters, out=out, progress=progress)
+
+
+def backfill(name: str, start, end, *, step_days: int = 7, notebook_dir: str | os.PathLike = "notebooks",
+             data=None, parameters: Mapping[str, Any] | None = None, out: str | os.PathLike = "reports",
+             kernel_name: str = "python3", progress: Progress | None = None) -> list[RenderResult]:
+    """Render report ``name`` for ``as_of = start, start + step_days, ...`` up to ``end`` (inclusive).
+
+    All runs share one kernel (its namespace is reset between runs, imported modules stay loaded),
+    which saves the kernel start and the imports on every run after the first. Stops at the
+    first failure and raises its :class:`ReportFailed`; reports written before it stay. Returns
+    the results in date order.
+    """
+    dates = backfill_dates(start, end, step_days)
+    results: list[RenderResult] = []
+    with _Kernel(kernel_name, progress=progress, label=name) as kernel:
+        for number, day in enumerate(dates, 1):
+            _say(progress, f"{name}: backfill {number}/{len(dates)} as_of {day}")
+            results.append(_render(name, kernel, notebook_dir=notebook_dir, data=data, as_of=day,
+                                   parameters=parameters, out=out, progress=progress))
+    return results
+
+
+def backfill_dates(start, end, step_days: int = 7) -> list[str]:
+    """``start, start + step_days, ...`` while ``<= end``, as ``YYYY-MM-DD`` strings."""
+    first = dt.date.fromisoformat(iso_date(start, "--from"))
+    last = dt.date.fromisoformat(iso_date(end, "--to"))
+    if step_days < 1:
+        raise BadInput("arguments", "step_days", "must be at least 1")
+    if last < first:
+        raise BadInput("arguments", "--to", f"is before --from ({last} < {first})")
+    count = (last - first).days // step_days + 1
+    return [(first + dt.timedelta(days=step_days * i)).isoformat() for i in range(count)]
+
+
+def parse_parameter(text: str) -> tuple[str, Any]:
+    """``"KEY=VALUE"`` from the command line as ``(key, value)``; VALUE is read as YAML.
+
+    So ``n=3`` is an int, ``flag=true`` a bool, ``x=null`` None, ``ids=[a, b]`` a list, and a
+    date stays the string ``"2024-06-30"``.
+    """
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise BadInput("arguments", "-p", f"expected KEY=VALUE with KEY a Python name, got {text!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, _jsonable(value)
+
+
+def notebook_path(name: str, notebook_dir: str | os.PathLike = "notebooks") -> Path:
+    """``notebook_dir/<name>.ipynb`` (relative dirs: under the current directory, else the repository)."""
+    if not _NAME_RE.match(name or ""):
+        raise BadInput("arguments", "NAME", f"report name {name!r} must be letters, digits, '_', '-' or '.'")
+    candidates = [Path(notebook_dir)]
+    if not Path(notebook_dir).is_absolute():
+        candidates.append(_PACKAGE_ROOT / notebook_dir)
+    for directory in candidates:
+        path = directory / f"{name}.ipynb"
+        if path.is_file():
+            return path
+    known = sorted({p.stem for d in candidates if d.is_dir() for p in d.glob("*.ipynb")})
+    raise BadInput("arguments", "NAME", f"no report notebook {name}.ipynb in {candidates[0]}",
+                   examples=tuple(known[:10]))
+
+
+def notebook_parameters(path: str | os.PathLike) -> dict[str, str]:
+    """The names assigned in the notebook's ``parameters``-tagged cell, with their source text."""
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = "".join(cell.get("source", []))
+            found: dict[str, str] = {}
+            try:
+                body = ast.parse(source).body
+            except SyntaxError as exc:
+                raise BadInput(str(path), "parameters", f"the parameters cell is not plain Python ({exc.msg})") from None
+            for node in body:
+                targets = node.targets if isinstance(node, ast.Assign) else (
+                    [node.target] if isinstance(node, ast.AnnAssign) else [])
+                for target in targets:
+                    if isinstance(target, ast.Name) and getattr(node, "value", None) is not None:
+                        found[target.id] = ast.get_source_segment(source, node.value) or ""
+            return found
+    return {}
+
+
+def refresh_index(out: str | os.PathLike = "reports") -> Path:
+    """Rewrite ``out/index.html``: every report under ``out``, per name, newest ``as_of`` first."""
+    out = Path(out)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for report_dir in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+            if out.is_dir() else []:
+        name = report_dir.name
+        rows = []
+        for run_dir in (p for p in report_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            page, executed, failed = (run_dir / f"{name}.html", run_dir / f"{name}.ipynb",
+                                      run_dir / f"{name}.failed.ipynb")
+            if page.is_file() or failed.is_file():
+                rows.append({"as_of": run_dir.name, "html": page if page.is_file() else None,
+                             "ipynb": executed if executed.is_file() else None,
+                             "failed": failed if failed.is_file() else None})
+        if rows:
+            groups[name] = sorted(rows, key=lambda r: (bool(_DATE_RE.match(r["as_of"])), r["as_of"]),
+                                  reverse=True)
+    path = out / "index.html"
+    _atomic_write(path, _index_html(groups, out))
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _render(name: str, kernel: "_Kernel", *, notebook_dir, data, as_of, parameters, out,
+            progress: Progress | None) -> RenderResult:
+    started = time.monotonic()
+    source = notebook_path(name, notebook_dir)
+    explicit = iso_date(as_of, "--as-of") if as_of is not None else None
+    merged = _merged_parameters(name, source, data, explicit, parameters)
+    report_dir = Path(out) / name
+    report_dir.mkdir(parents=True, exist_ok=True)
+    staging = _temp_path(report_dir, f".{name}.", ".running.ipynb")
+    try:
+        nb = _execute(name, source, staging, merged, kernel, progress)
+        recorded = read_record(nb)
+        folder = explicit or merged.get("as_of") or _safe_date(recorded.get("as_of"))
+        if not folder:
+            raise _NoAsOf("the notebook did not call workbook.report.record(as_of=...) and no --as-of was given")
+        _say(progress, f"{name}: rendering HTML")
+        page = _to_html(nb, name, folder, source.parent)
+        target_dir = report_dir / folder
+        target_dir.mkdir(parents=True, exist_ok=True)
+        nb.metadata["workbook"] = {"record": recorded, "parameters": merged, "as_of": folder}
+        nb.metadata.setdefault("papermill", {})["output_path"] = str(target_dir / f"{name}.ipynb")
+        result = _publish(name, target_dir, nb, page)
+    except BaseException as exc:
+        failure = _failure(name, exc, staging, report_dir, explicit, merged, kernel)
+        if failure is None:
+            raise
+        raise failure from exc
+    finally:
+        if staging.exists():
+            staging.unlink()
+    refresh_index(out)
+    seconds = time.monotonic() - started
+    _say(progress, f"{name}: wrote {result[0]} ({seconds:.1f} s)")
+    return RenderResult(name=name, as_of=folder, html=result[0], notebook=result[1], parameters=merged,
+                        record=recorded, seconds=seconds)
+
+
+class _NoAsOf(Exception):
+    """Executed, but nothing says which date the report is for."""
+
+
+class _NotSelfContained(Exception):
+    """The HTML would load something from the network or show an image without alt text."""
+
+
+def _publish(name: str, target_dir: Path, nb, page: str) -> tuple[Path, Path]:
+    """Write the HTML and the executed notebook into ``target_dir``, each by temp file + rename."""
+    import nbformat
+
+    html_path, nb_path = target_dir / f"{name}.html", target_dir / f"{name}.ipynb"
+    html_tmp = _write_temp(target_dir, html_path.name, page.encode("utf-8"))
+    try:
+        nb_tmp = _write_temp(target_dir, nb_path.name, nbformat.writes(nb).encode("utf-8"))
+    except BaseException:
+        html_tmp.unlink(missing_ok=True)
+        raise
+    os.replace(nb_tmp, nb_path)
+    os.replace(html_tmp, html_path)
+    (target_dir / f"{name}.failed.ipynb").unlink(missing_ok=True)  # stale after a good run
+    return html_path, nb_path
+
+
+def _failure(name, exc, staging: Path, report_dir: Path, explicit, merged, kernel) -> ReportFailed | None:
+    """Keep the failed notebook and describe the failure; None for interrupts (re-raised as is)."""
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+        return None
+    if isinstance(exc, ReportFailed):
+        return exc
+    try:
+        from papermill.exceptions import PapermillExecutionError
+    except ImportError:  # pragma: no cover
+        PapermillExecutionError = ()  # noqa: N806
+    nb = _read_notebook(staging)
+    folder = explicit or _safe_date(merged.get("as_of")) or _safe_date(read_record(nb).get("as_of") if nb else None)
+    kept = None
+    if staging.exists():
+        kept_dir = report_dir / (folder or "unknown")
+        kept_dir.mkdir(parents=True, exist_ok=True)
+        kept = kept_dir / f"{name}.failed.ipynb"
+        os.replace(staging, kept)
+    if isinstance(exc, PapermillExecutionError):
+        return ReportFailed(name, ename=exc.ename, evalue=exc.evalue, exec_count=exc.exec_count,
+                            cell_index=_source_index(nb, exc.cell_index), failed_notebook=kept,
+                            traceback=exc.traceback)
+    index = kernel.current_cell
+    ename = {_NoAsOf: "NoAsOf", _NotSelfContained: "NotSelfContained"}.get(type(exc), type(exc).__name__)
+    return ReportFailed(name, ename=ename, evalue=str(exc), failed_notebook=kept,
+                        cell_index=_source_index(nb, index) if index is not None else None)
+
+
+def _source_index(nb, executed_index: int | None) -> int | None:
+    """Map a cell index of the executed notebook to the source notebook (skip injected cells)."""
+    if executed_index is None or nb is None:
+        return executed_index
+    cells = [c for c in nb.cells if _ERROR_MARKER_TAG not in c.get("metadata", {}).get("tags", [])]
+    injected = sum(1 for c in cells[:executed_index] if _INJECTED_TAG in c.get("metadata", {}).get("tags", []))
+    return executed_index - injected
+
+
+def _read_notebook(path: Path):
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    import nbformat
+    try:
+        return nbformat.read(str(path), as_version=4)
+    except Exception:  # noqa: BLE001 - a half-written notebook is just not there
+        return None
+
+
+def _merged_parameters(name: str, source: Path, data, as_of: str | None, parameters) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    defaults = _params_dir() / f"{name}.yaml"
+    if defaults.is_file():
+        merged.update(_read_yaml(defaults))
+    merged.update(parameters or {})
+    if data is not None:
+        merged["data"] = os.fspath(data)
+    if as_of is not None:
+        merged["as_of"] = as_of
+    merged = {key: _jsonable(value) for key, value in merged.items()}
+    if merged.get("as_of") is not None:
+        merged["as_of"] = iso_date(merged["as_of"], "as_of")
+    known = notebook_parameters(source)
+    unknown = sorted(set(merged) - set(known))
+    if unknown:
+        where = f"{source} has no parameter" + ("s " if len(unknown) > 1 else " ") + ", ".join(unknown)
+        raise BadInput("arguments", "-p", f"{where} (its parameters: {', '.join(known) or 'none'})",
+                       count=len(unknown), examples=tuple(unknown))
+    return merged
+
+
+def _params_dir() -> Path:
+    """Where ``<name>.yaml`` defaults live: ``workbook.params.params_dir()`` when available."""
+    try:
+        from .params import params_dir
+        return Path(params_dir())
+    except (ImportError, AttributeError):
+        env = os.environ.get("WORKBOOK_PARAMS")
+        if env:
+            return Path(env)
+        here = Path.cwd() / "params"
+        return here if here.is_dir() else _PACKAGE_ROOT / "params"
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        from .params import read_yaml
+        return read_yaml(path)
+    except ImportError:
+        import yaml
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise BadInput(str(path), None, f"is not valid YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(data, dict):
+            raise BadInput(str(path), None, "must be a mapping of parameter names to values")
+        return data
+
+
+# --------------------------------------------------------------------------------------------
+# Execution
+
+
+def _execute(name: str, source: Path, staging: Path, parameters: dict, kernel: "_Kernel",
+             progress: Progress | None):
+    import papermill
+
+    _register_engine()
+    kernel.current_cell = None
+    nb = papermill.execute_notebook(
+        str(source), str(staging), parameters=parameters or None, engine_name=ENGINE_NAME,
+        kernel_name=kernel.kernel_name, language="python", progress_bar=False,
+        request_save_on_cell_execute=True, workbook_kernel=kernel,
+    )
+    kernel.current_cell = None  # later failures (rendering, writing) are not in a cell
+    return nb
+
+
+class _Kernel:
+    """One Jupyter kernel, started on entry and used for every notebook run inside the block.
+
+    The kernel runs in the current directory with this package importable (its parent directory
+    is put first on ``PYTHONPATH``) and with matplotlib's backend left to ipykernel (inline).
+    """
+
+    def __init__(self, kernel_name: str, *, progress: Progress | None = None, label: str = "report"):
+        self.kernel_name = kernel_name
+        self.progress = progress
+        self.label = label
+        self.km = None
+        self.runs = 0
+        self.current_cell: int | None = None
+
+    def __enter__(self) -> "_Kernel":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def ensure_started(self):
+        if self.km is None:
+            from jupyter_client.manager import AsyncKernelManager
+            from jupyter_core.utils import run_sync
+
+            _say(self.progress, f"{self.label}: starting kernel {self.kernel_name}")
+            km = AsyncKernelManager(kernel_name=self.kernel_name)
+            run_sync(km.start_kernel)(extra_arguments=["--HistoryManager.hist_file=:memory:"],
+                                      cwd=os.getcwd(), env=_kernel_env())
+            self.km = km
+        return self.km
+
+    def close(self) -> None:
+        if self.km is not None:
+            from jupyter_core.utils import run_sync
+            km, self.km = self.km, None
+            try:
+                run_sync(km.shutdown_kernel)(now=True)
+            finally:
+                run_sync(km.cleanup_resources)()
+
+
+def _kernel_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)  # let ipykernel pick the inline backend, as in JupyterLab
+    path = [str(_PACKAGE_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(path))
+    return env
+
+
+_ENGINE_REGISTERED = False
+
+
+def _register_engine() -> None:
+    """Register the papermill engine that runs notebooks in a :class:`_Kernel` with progress lines."""
+    global _ENGINE_REGISTERED
+    if _ENGINE_REGISTERED:
+        return
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+
+    class Client(PapermillNotebookClient):
+        def __init__(self, nb_man, *, workbook_kernel: _Kernel, **kw):
+            super().__init__(nb_man, km=workbook_kernel.ensure_started(), **kw)
+            self._wb = workbook_kernel
+            self._code = [i for i, c in enumerate(self.nb.cells) if c.cell_type == "code" and c.source.strip()]
+            self.on_cell_execute = self._on_cell_execute
+
+        def _on_cell_execute(self, cell, cell_index, **_):
+            self._wb.current_cell = cell_index
+            number = self._code.index(cell_index) + 1 if cell_index in self._code else cell_index + 1
+            _say(self._wb.progress, f"{self._wb.label}: executing cell {number}/{len(self._code)}")
+
+        def papermill_execute_cells(self):
+            if self._wb.runs:
+                # A reused kernel: start from an empty namespace and execution count 1.
+                self.wait_for_reply(self.kc.execute(
+                    "get_ipython().reset(new_session=True)\nimport matplotlib.pyplot as _plt\n"
+                    "_plt.close('all')\ndel _plt", silent=True, store_history=False))
+            self._wb.runs += 1
+            super().papermill_execute_cells()
+
+    class Engine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            client = Client(nb_man, workbook_kernel=kwargs["workbook_kernel"], kernel_name=kernel_name,
+                            log=logger, log_output=log_output, stdout_file=stdout_file,
+                            stderr_file=stderr_file, startup_timeout=start_timeout, timeout=execution_timeout)
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:
+                    client.kc.stop_channels()
+
+    papermill_engines.register(ENGINE_NAME, Engine)
+    _ENGINE_REGISTERED = True
+
+
+# --------------------------------------------------------------------------------------------
+# HTML
+
+
+_TEMPLATE_NAME = "workbook-report.html.j2"
+# The lab template minus everything that would load from the network (require.js, MathJax,
+# mermaid, the widgets manager), with alt text on embedded images.
+_TEMPLATE = r"""
+{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_css -%}
+<style type="text/css">
+main { max-width: 1100px; margin: 0 auto; padding: 1.5em 1em 3em; }
+.jp-RenderedImage img { max-width: 100%; height: auto; }
+</style>
+{%- endblock html_head_css -%}
+{%- macro wb_img(output, mime, extra_class) -%}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:{{ mime }};base64,{{ output.data[mime] | escape_html }}"
+ alt="{{ output | get_metadata('alt', mime) | escape_html }}"
+{%- set width = output | get_metadata('width', mime) -%}
+{%- if width is not none %} width="{{ width | escape_html }}"{%- endif %}
+{%- set height = output | get_metadata('height', mime) -%}
+{%- if height is not none %} height="{{ height | escape_html }}"{%- endif %}>
+</div>
+{%- endmacro -%}
+{% block data_png scoped %}{{ wb_img(output, 'image/png', extra_class) }}{% endblock data_png %}
+{% block data_jpg scoped %}{{ wb_img(output, 'image/jpeg', extra_class) }}{% endblock data_jpg %}
+"""
+
+_REMOTE = re.compile(
+    r"""(?:\b(?:src|href|srcset|action|poster|data|xlink:href)\s*=\s*["']?\s*|url\(\s*["']?\s*|@import\s+["']\s*)"""
+    r"""((?:https?:|ftp:|wss?:)?//[^\s"'<>)]*)""",
+    re.IGNORECASE,
+)
+_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+
+
+def _to_html(nb, name: str, as_of: str, source_dir: Path) -> str:
+    """The executed notebook as one self-contained HTML page without code."""
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        template_name="lab", extra_loaders=[DictLoader({_TEMPLATE_NAME: _TEMPLATE})], template_file=_TEMPLATE_NAME,
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True,
+        theme="light",
+    )
+    resources = {"metadata": {"name": name, "path": str(source_dir)}}
+    body, _ = exporter.from_notebook_node(_for_html(nb, f"{name} — {as_of}"), resources=resources)
+    problems = audit_html(body)
+    if problems:
+        raise _NotSelfContained("; ".join(problems[:5]))
+    return body
+
+
+def _for_html(nb, title: str):
+    """A copy to render: without record outputs, stderr streams and cells that show nothing."""
+    nb = copy.deepcopy(nb)
+    cells = []
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if _ERROR_MARKER_TAG in tags:
+            continue
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.get("outputs", []) if _shown(o)]
+            for output in cell.outputs:
+                _ensure_alt(output)
+            if not cell.outputs:
+                continue
+        elif cell.cell_type == "raw":
+            continue
+        cells.append(cell)
+    nb.cells = cells
+    nb.metadata["title"] = title
+    return nb
+
+
+def _shown(output) -> bool:
+    if output.get("output_type") == "stream":
+        return output.get("name") != "stderr"
+    return RECORD_MIME not in output.get("data", {})
+
+
+def _ensure_alt(output) -> None:
+    data = output.get("data", {})
+    for mime in ("image/png", "image/jpeg"):
+        if mime in data:
+            meta = output.setdefault("metadata", {}).setdefault(mime, {})
+            if not str(meta.get("alt", "")).strip():
+                text = str(data.get("text/plain", "")).strip()
+                meta["alt"] = text if text and not text.startswith("<") else _NO_ALT
+
+
+def audit_html(page: str) -> list[str]:
+    """Problems that break the report contract: remote references and images without alt text."""
+    problems = [f"remote reference {m.group(1)!r}" for m in _REMOTE.finditer(page)]
+    for tag in _IMG.findall(page):
+        match = _ALT.search(tag)
+        if not match or not (match.group(1) or match.group(2) or "").strip():
+            problems.append(f"image without alt text: {tag[:80]}...")
+    return problems
+
+
+def _index_html(groups: dict[str, list[dict[str, Any]]], out: Path) -> str:
+    def link(path: Path | None, text: str) -> str:
+        if path is None:
+            return ""
+        href = quote(path.relative_to(out).as_posix())
+        return f'<a href="{html.escape(href, quote=True)}">{html.escape(text)}</a>'
+
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">', "<title>Reports</title>",
+        "<style>body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;max-width:900px;"
+        "margin:2em auto;padding:0 1em;color:#222}h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em}"
+        "table{border-collapse:collapse}td,th{padding:4px 14px 4px 0;text-align:left;"
+        "border-bottom:1px solid #ddd}.failed{color:#D55E00}</style>",
+        "</head>", "<body>", "<h1>Reports</h1>",
+    ]
+    if not groups:
+        parts.append("<p>No reports yet.</p>")
+    for name, rows in groups.items():
+        parts.append(f'<h2 id="{html.escape(name, quote=True)}">{html.escape(name)}</h2>')
+        parts.append('<table><thead><tr><th scope="col">as of</th><th scope="col">report</th>'
+                     '<th scope="col">notebook</th><th scope="col">note</th></tr></thead><tbody>')
+        for row in rows:
+            note = ""
+            if row["failed"] is not None:
+                note = f'<span class="failed">last run failed: {link(row["failed"], "failed notebook")}</span>'
+            parts.append(
+                f"<tr><td>{html.escape(row['as_of'])}</td><td>{link(row['html'], 'report')}</td>"
+                f"<td>{link(row['ipynb'], 'executed notebook')}</td><td>{note}</td></tr>")
+        parts.append("</tbody></table>")
+    parts += ["</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def iso_date(value, what: str = "as_of") -> str:
+    """``value`` (a date, datetime, Timestamp or ``YYYY-MM-DD...`` string) as ``YYYY-MM-DD``."""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value).strip()
+    if _DATE_RE.match(text):
+        try:
+            return dt.date.fromisoformat(text[:10]).isoformat()
+        except ValueError:
+            pass
+    raise BadInput("arguments", what, f"must be a date YYYY-MM-DD, got {value!r}")
+
+
+def _safe_date(value) -> str | None:
+    try:
+        return iso_date(value) if value else None
+    except BadInput:
+        return None
+
+
+def _jsonable(value):
+    """``value`` with dates as ISO strings and numpy scalars as Python ones (what papermill can inject)."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value == dt.datetime.combine(value.date(), dt.time()) \
+            else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if hasattr(value, "item"):  # numpy scalar
+        return _jsonable(value.item())
+    return str(value)
+
+
+def _temp_path(directory: Path, prefix: str, suffix: str) -> Path:
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=directory)
+    os.close(fd)
+    return Path(name)
+
+
+def _write_temp(directory: Path, final_name: str, payload: bytes) -> Path:
+    """``payload`` in a hidden temp file in ``directory`` (flushed to disk, mode 0644)."""
+    fd, name = tempfile.mkstemp(prefix=f".{final_name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(name, 0o644)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(_write_temp(path.parent, path.name, text.encode("utf-8")), path)
+
+
+def _say(progress: Progress | None, line: str) -> None:
+    if progress is not None:
+        progress(line)
+
+
+__all__ = ["RECORD_MIME", "ReportFailed", "RenderResult", "audit_html", "backfill", "backfill_dates",
+           "iso_date", "notebook_parameters", "notebook_path", "parse_parameter", "read_record", "record",
+           "refresh_index", "render"]
