@@ -5,9 +5,11 @@ it reaches the HTML as an embedded PNG whose ``<img>`` carries the alt text. Cha
 figures with :class:`matplotlib.figure.Figure` directly, not through ``pyplot``, so the inline
 backend never shows a second, alt-less copy.
 
-Colours come from the Okabe–Ito set, chosen to stay distinct under deuteranopia and protanopia:
-green is *bluish green* (#009E73), amber is *orange* (#E69F00), red is *vermillion* (#D55E00).
-Colour is never the only cue: status labels are written out in tables and charts.
+Status colours are chosen to stay apart under deuteranopia, protanopia and tritanopia (simulated
+with Machado et al. 2009; CIE Lab distance at least 30 between any two of red/amber/green, at
+least 20 to the "no data" grey, for every kind of vision): green is Okabe–Ito *bluish green*
+(#009E73), amber a golden yellow (#F5C710), red Paul Tol's vibrant red (#CC3311). Colour is
+never the only cue: status words are written out in tables and on charts.
 """
 from __future__ import annotations
 
@@ -27,9 +29,9 @@ from matplotlib.ticker import FuncFormatter
 #: ``neutral`` is "no data", ``target`` draws target lines, ``primary`` draws a data series.
 PALETTE: dict[str, str] = {
     "green": "#009E73",    # Okabe–Ito bluish green
-    "amber": "#E69F00",    # Okabe–Ito orange
-    "red": "#D55E00",      # Okabe–Ito vermillion
-    "neutral": "#999999",  # grey: no data
+    "amber": "#F5C710",    # golden yellow
+    "red": "#CC3311",      # Paul Tol's vibrant red
+    "neutral": "#BBBBBB",  # light grey: no data
     "target": "#222222",   # near-black, dashed
     "primary": "#0072B2",  # Okabe–Ito blue: the data series
 }
@@ -55,7 +57,7 @@ def setup() -> None:
             "font.family": "DejaVu Sans",
             "axes.spines.top": False,
             "axes.spines.right": False,
-            "axes.titleweight": "semibold",
+            "axes.titleweight": "bold",
             "axes.titlelocation": "left",
             "legend.frameon": False,
         },
@@ -196,6 +198,8 @@ def trend(df: pd.DataFrame, x: str, y: str, *, target: float | None = None, titl
                    label=f"Target {_fmt(target, kind)}")
     colour = PALETTE["neutral"] if status is None else PALETTE["green" if status else "red"]
     ax.scatter([last_x], [last_y], s=90, color=colour, zorder=5, edgecolor="white", linewidth=1.5)
+    ax.annotate(_fmt(last_y, kind), (last_x, last_y), textcoords="offset points", xytext=(0, 10),
+                ha="center", fontweight="bold")
     formatter = _axis_formatter(kind)
     if formatter is not None:
         ax.yaxis.set_major_formatter(formatter)

@@ -43,7 +43,8 @@ ENGINE_NAME = "workbook"
 Progress = Callable[[str], None]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ][0-9:.+\-Z]*)?$")  # a date, or a timestamp to truncate
+_DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 _ERROR_MARKER_TAG = "papermill-error-cell-tag"
 _INJECTED_TAG = "injected-parameters"
@@ -110,27 +111,33 @@ class RenderResult:
 # Inside the notebook
 
 
-def record(*, as_of=None, weights_version=None, fingerprint=None, **extra) -> dict[str, Any]:
+def record(*, as_of=None, weights_version=None, fingerprint=None, **extra) -> None:
     """Record what this report was computed for, so the renderer can read it back.
 
     Call it in a notebook once ``as_of`` is resolved (e.g. when the parameter was ``None``).
-    Publishes a display output of type :data:`RECORD_MIME` (shown as one short line in
-    JupyterLab, left out of the HTML report) and returns the recorded values: ``as_of`` as
-    ``YYYY-MM-DD``, plus ``weights_version``, ``fingerprint`` and any extra JSON-able keywords.
-    Calling it again adds to or overrides earlier values.
+    Publishes a display output of type :data:`RECORD_MIME` holding ``as_of`` as ``YYYY-MM-DD``,
+    ``weights_version``, ``fingerprint`` and any extra JSON-able keywords (None values are left
+    out). JupyterLab shows it as one short line; the HTML report leaves it out. Calling it again
+    adds to or overrides earlier values. Returns None, so a cell ending with it shows nothing
+    more; :func:`recorded_values` gives the values without publishing them.
     """
-    values = {"as_of": as_of, "weights_version": weights_version, "fingerprint": fingerprint, **extra}
-    values = {key: _jsonable(value) for key, value in values.items() if value is not None}
-    if "as_of" in values:
-        values["as_of"] = iso_date(values["as_of"], "as_of")
+    values = recorded_values(as_of=as_of, weights_version=weights_version, fingerprint=fingerprint, **extra)
     try:
         from IPython import get_ipython
         from IPython.display import display
     except ImportError:  # pragma: no cover - IPython ships with ipykernel
-        return values
+        return
     if get_ipython() is not None:
         summary = ", ".join(f"{key}={value}" for key, value in values.items())
         display({RECORD_MIME: values, "text/plain": f"workbook record: {summary}"}, raw=True)
+
+
+def recorded_values(*, as_of=None, weights_version=None, fingerprint=None, **extra) -> dict[str, Any]:
+    """What :func:`record` publishes for these arguments (dates as ``YYYY-MM-DD``, no None values)."""
+    values = {"as_of": as_of, "weights_version": weights_version, "fingerprint": fingerprint, **extra}
+    values = {key: _jsonable(value) for key, value in values.items() if value is not None}
+    if "as_of" in values:
+        values["as_of"] = iso_date(values["as_of"], "as_of")
     return values
 
 
@@ -156,8 +163,9 @@ def render(name: str, *, notebook_dir: str | os.PathLike = "notebooks", data=Non
     """Execute report ``name`` and write ``out/<name>/<as_of>/<name>.html`` plus the executed notebook.
 
     Parameters are, weakest first: ``params/<name>.yaml``, ``parameters``, then ``data`` and
-    ``as_of`` (a date or ``YYYY-MM-DD``). The folder's ``as_of`` is the explicit one, else the
-    ``as_of`` the notebook passed to :func:`record`. ``progress`` receives lines such as
+    ``as_of`` (a date or ``YYYY-MM-DD``). The folder's ``as_of`` is the merged ``as_of``
+    parameter when set, else the ``as_of`` the notebook passed to :func:`record`. ``progress``
+    receives lines such as
     ``"weekly: executing cell 3/20"``. Refreshes ``out/index.html`` on success.
 
     Raises ``BadInput`` for bad arguments (nothing runs) and :class:`ReportFailed` when the
@@ -216,6 +224,8 @@ def parse_parameter(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    if isinstance(value, dict) and not raw.lstrip().startswith("{"):
+        value = raw  # "note=a: b" is text, not a mapping
     return key, _jsonable(value)
 
 
@@ -231,8 +241,8 @@ def notebook_path(name: str, notebook_dir: str | os.PathLike = "notebooks") -> P
         if path.is_file():
             return path
     known = sorted({p.stem for d in candidates if d.is_dir() for p in d.glob("*.ipynb")})
-    raise BadInput("arguments", "NAME", f"no report notebook {name}.ipynb in {candidates[0]}",
-                   examples=tuple(known[:10]))
+    raise BadInput("arguments", "NAME", f"no report notebook {name}.ipynb in {candidates[0]} "
+                   f"(reports there: {', '.join(known) or 'none'})")
 
 
 def notebook_parameters(path: str | os.PathLike) -> dict[str, str]:
@@ -245,7 +255,8 @@ def notebook_parameters(path: str | os.PathLike) -> dict[str, str]:
             try:
                 body = ast.parse(source).body
             except SyntaxError as exc:
-                raise BadInput(str(path), "parameters", f"the parameters cell is not plain Python ({exc.msg})") from None
+                raise BadInput(str(path), "parameters",
+                               f"the parameters cell is not plain Python ({exc.msg})") from None
             for node in body:
                 targets = node.targets if isinstance(node, ast.Assign) else (
                     [node.target] if isinstance(node, ast.AnnAssign) else [])
@@ -272,7 +283,7 @@ def refresh_index(out: str | os.PathLike = "reports") -> Path:
                              "ipynb": executed if executed.is_file() else None,
                              "failed": failed if failed.is_file() else None})
         if rows:
-            groups[name] = sorted(rows, key=lambda r: (bool(_DATE_RE.match(r["as_of"])), r["as_of"]),
+            groups[name] = sorted(rows, key=lambda r: (bool(_DATE_DIR.match(r["as_of"])), r["as_of"]),
                                   reverse=True)
     path = out / "index.html"
     _atomic_write(path, _index_html(groups, out))
@@ -299,7 +310,7 @@ def _render(name: str, kernel: "_Kernel", *, notebook_dir, data, as_of, paramete
         if not folder:
             raise _NoAsOf("the notebook did not call workbook.report.record(as_of=...) and no --as-of was given")
         _say(progress, f"{name}: rendering HTML")
-        page = _to_html(nb, name, folder, source.parent)
+        page = _to_html(nb, name, folder, source.parent, progress)
         target_dir = report_dir / folder
         target_dir.mkdir(parents=True, exist_ok=True)
         nb.metadata["workbook"] = {"record": recorded, "parameters": merged, "as_of": folder}
@@ -309,6 +320,7 @@ def _render(name: str, kernel: "_Kernel", *, notebook_dir, data, as_of, paramete
         failure = _failure(name, exc, staging, report_dir, explicit, merged, kernel)
         if failure is None:
             raise
+        _refresh_index_quietly(out)
         raise failure from exc
     finally:
         if staging.exists():
@@ -328,19 +340,28 @@ class _NotSelfContained(Exception):
     """The HTML would load something from the network or show an image without alt text."""
 
 
+def _refresh_index_quietly(out) -> None:
+    """Refresh the index after a failure so it shows the kept notebook; never mask the failure."""
+    try:
+        refresh_index(out)
+    except OSError:
+        pass
+
+
 def _publish(name: str, target_dir: Path, nb, page: str) -> tuple[Path, Path]:
     """Write the HTML and the executed notebook into ``target_dir``, each by temp file + rename."""
     import nbformat
 
     html_path, nb_path = target_dir / f"{name}.html", target_dir / f"{name}.ipynb"
-    html_tmp = _write_temp(target_dir, html_path.name, page.encode("utf-8"))
+    temps: list[Path] = []
     try:
-        nb_tmp = _write_temp(target_dir, nb_path.name, nbformat.writes(nb).encode("utf-8"))
-    except BaseException:
-        html_tmp.unlink(missing_ok=True)
-        raise
-    os.replace(nb_tmp, nb_path)
-    os.replace(html_tmp, html_path)
+        temps.append(_write_temp(target_dir, html_path.name, page.encode("utf-8")))
+        temps.append(_write_temp(target_dir, nb_path.name, nbformat.writes(nb).encode("utf-8")))
+        os.replace(temps[1], nb_path)
+        os.replace(temps[0], html_path)
+    finally:
+        for temp in temps:  # gone after a successful rename
+            temp.unlink(missing_ok=True)
     (target_dir / f"{name}.failed.ipynb").unlink(missing_ok=True)  # stale after a good run
     return html_path, nb_path
 
@@ -409,8 +430,7 @@ def _merged_parameters(name: str, source: Path, data, as_of: str | None, paramet
     unknown = sorted(set(merged) - set(known))
     if unknown:
         where = f"{source} has no parameter" + ("s " if len(unknown) > 1 else " ") + ", ".join(unknown)
-        raise BadInput("arguments", "-p", f"{where} (its parameters: {', '.join(known) or 'none'})",
-                       count=len(unknown), examples=tuple(unknown))
+        raise BadInput("arguments", "-p", f"{where} (its parameters: {', '.join(known) or 'none'})")
     return merged
 
 
@@ -488,7 +508,7 @@ class _Kernel:
             from jupyter_core.utils import run_sync
 
             _say(self.progress, f"{self.label}: starting kernel {self.kernel_name}")
-            km = AsyncKernelManager(kernel_name=self.kernel_name)
+            km = AsyncKernelManager(kernel_name=self.kernel_name, **_encryption())
             run_sync(km.start_kernel)(extra_arguments=["--HistoryManager.hist_file=:memory:"],
                                       cwd=os.getcwd(), env=_kernel_env())
             self.km = km
@@ -504,11 +524,18 @@ class _Kernel:
                 run_sync(km.cleanup_resources)()
 
 
+def _encryption() -> dict[str, str]:
+    """Encrypt kernel traffic (CurveZMQ) when pyzmq can and the kernelspec supports it."""
+    import zmq
+    return {"transport_encryption": "auto"} if zmq.has("curve") else {}
+
+
 def _kernel_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)  # let ipykernel pick the inline backend, as in JupyterLab
-    path = [str(_PACKAGE_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(path))
+    if _PACKAGE_ROOT.name not in ("site-packages", "dist-packages"):  # a source checkout
+        path = [str(_PACKAGE_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(path))
     return env
 
 
@@ -600,11 +627,15 @@ _REMOTE = re.compile(
     r"""((?:https?:|ftp:|wss?:)?//[^\s"'<>)]*)""",
     re.IGNORECASE,
 )
+# CSS comments in the inlined JupyterLab styles cite web pages; they load nothing but are dropped
+# so that the page contains no URL at all.
+_STYLE = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.IGNORECASE | re.DOTALL)
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 
 
-def _to_html(nb, name: str, as_of: str, source_dir: Path) -> str:
+def _to_html(nb, name: str, as_of: str, source_dir: Path, progress: Progress | None = None) -> str:
     """The executed notebook as one self-contained HTML page without code."""
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
@@ -615,7 +646,13 @@ def _to_html(nb, name: str, as_of: str, source_dir: Path) -> str:
         theme="light",
     )
     resources = {"metadata": {"name": name, "path": str(source_dir)}}
-    body, _ = exporter.from_notebook_node(_for_html(nb, f"{name} — {as_of}"), resources=resources)
+    shown = _for_html(nb, f"{name} — {as_of}")
+    undescribed = sum(1 for c in shown.cells for o in c.get("outputs", []) for meta in o.get("metadata", {}).values()
+                      if isinstance(meta, dict) and meta.get("alt") == _NO_ALT)
+    if undescribed:
+        _say(progress, f"{name}: warning: {undescribed} image(s) without alt text; show figures with plots.show()")
+    body, _ = exporter.from_notebook_node(shown, resources=resources)
+    body = _STYLE.sub(lambda m: m.group(1) + _CSS_COMMENT.sub("", m.group(2)) + m.group(3), body)
     problems = audit_html(body)
     if problems:
         raise _NotSelfContained("; ".join(problems[:5]))
@@ -683,7 +720,7 @@ def _index_html(groups: dict[str, list[dict[str, Any]]], out: Path) -> str:
         "<style>body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;max-width:900px;"
         "margin:2em auto;padding:0 1em;color:#222}h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em}"
         "table{border-collapse:collapse}td,th{padding:4px 14px 4px 0;text-align:left;"
-        "border-bottom:1px solid #ddd}.failed{color:#D55E00}</style>",
+        "border-bottom:1px solid #ddd}.failed{color:#CC3311}</style>",
         "</head>", "<body>", "<h1>Reports</h1>",
     ]
     if not groups:
@@ -785,4 +822,4 @@ def _say(progress: Progress | None, line: str) -> None:
 
 __all__ = ["RECORD_MIME", "ReportFailed", "RenderResult", "audit_html", "backfill", "backfill_dates",
            "iso_date", "notebook_parameters", "notebook_path", "parse_parameter", "read_record", "record",
-           "refresh_index", "render"]
+           "recorded_values", "refresh_index", "render"]

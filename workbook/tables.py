@@ -217,21 +217,23 @@ def _badge(value, key: str | None) -> str:
 
 def style_block() -> HtmlFragment:
     """The ``<style>`` for :func:`html_table` tables and status badges (show once per report)."""
+    # "table.wb-table.wb-table" outranks JupyterLab's ":not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td"
+    # (which right-aligns every cell) in the notebook and in the HTML report alike.
+    t = "table.wb-table.wb-table"
     rules = [
-        "table.wb-table{border-collapse:collapse;margin:0.4em 0 1.2em;font-size:14px;line-height:1.4;}",
-        "table.wb-table caption{caption-side:top;text-align:left;font-weight:600;padding:0 0 0.4em;}",
-        "table.wb-table th,table.wb-table td{padding:4px 10px;border-bottom:1px solid #d9d9d9;"
+        f"{t}{{border-collapse:collapse;margin:0.4em 0 1.2em;font-size:14px;line-height:1.4;table-layout:auto;}}",
+        f"{t} caption{{caption-side:top;text-align:left;font-weight:600;padding:0 0 0.4em;}}",
+        f"{t} th,{t} td{{padding:4px 10px;border:none;border-bottom:1px solid #d9d9d9;"
         "text-align:left;vertical-align:top;}",
-        "table.wb-table th{font-weight:600;border-bottom:2px solid #999999;}",
-        "table.wb-table th.wb-num,table.wb-table td.wb-num{text-align:right;"
-        "font-variant-numeric:tabular-nums;white-space:nowrap;}",
+        f"{t} th{{font-weight:600;border-bottom:2px solid #999999;}}",
+        f"{t} th.wb-num,{t} td.wb-num{{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;}}",
         ".wb-badge{display:inline-block;padding:0 0.55em;border-radius:0.7em;font-weight:600;"
         "white-space:nowrap;}",
     ]
     for key in ("green", "amber", "red", "neutral"):
         colour = PALETTE[key]
         rules.append(f".wb-badge.wb-{key}{{background:{colour};color:{text_colour_on(colour)};}}")
-        rules.append(f"table.wb-table tr.wb-row-{key} td:first-child{{box-shadow:inset 4px 0 0 {colour};}}")
+        rules.append(f"{t} tr.wb-row-{key} td:first-child{{box-shadow:inset 4px 0 0 {colour};}}")
     return HtmlFragment("<style>" + "".join(rules) + "</style>")
 
 
