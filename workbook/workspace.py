@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from .contract import REQUIRED_TABLES, SQL_TYPES, TABLE_ORDER, TABLES, Table, KIND_WORDS
+from .contract import KIND_WORDS, REQUIRED_TABLES, SIGNED_RULES, TABLE_ORDER, TABLES, Table
 from .errors import BadInput, Finding
 
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
@@ -103,10 +103,14 @@ class Workspace:
         self.tables: dict[str, SourceTable] = {}
         self.findings: list[Finding] = []
         self._frames: dict[str, pd.DataFrame] = {}
-        self._discover()
-        self._load()
-        if validate and self.errors:
-            raise BadInput.from_findings(self.findings)
+        try:
+            self._discover()
+            self._load()
+            if validate and self.errors:
+                raise BadInput.from_findings(self.findings)
+        except BaseException:
+            self.close()
+            raise
 
     # ------------------------------------------------------------------ public API
     @property
@@ -334,7 +338,7 @@ class Workspace:
         for (sev, col, text, pred), n in zip(fixed, counts[1:]):
             if n:
                 ex = [str(r[0]) for r in self.con.execute(
-                    f"SELECT DISTINCT {key} FROM {source_rel} WHERE {pred} LIMIT 3").fetchall()]
+                    f"SELECT DISTINCT {key} FROM {source_rel} WHERE {pred} ORDER BY 1 LIMIT 3").fetchall()]
                 self._add(sev, name, col, text, n, tuple(ex))
         # 2. uniqueness
         if table.unique:
@@ -345,14 +349,15 @@ class Workspace:
         elif name == "milestones":
             self.con.execute(f"CREATE TABLE all_milestones AS {typed_sql}")
             dup = self.con.execute("SELECT account_id, milestone, count(*) AS c FROM all_milestones "
-                               "GROUP BY ALL HAVING count(*) > 1").fetchall()
+                                   "GROUP BY ALL HAVING count(*) > 1 ORDER BY 1, 2").fetchall()
             if dup:
                 extra = sum(r[2] - 1 for r in dup)
                 self._add("warning", name, "milestone",
                           "repeats for the same account: the earliest reached_at counts, later ones are ignored",
                           extra, tuple(f"{r[0]} {r[1]}" for r in dup[:3]))
-            self.con.execute("CREATE TABLE milestones AS SELECT account_id, milestone, min(reached_at) AS reached_at "
-                             "FROM all_milestones GROUP BY account_id, milestone")
+            # the earliest row of each (account, milestone) pair, extra columns kept
+            self.con.execute("CREATE TABLE milestones AS SELECT * FROM all_milestones QUALIFY row_number() OVER "
+                             "(PARTITION BY account_id, milestone ORDER BY reached_at NULLS LAST) = 1")
         else:
             self.con.execute(f"CREATE TABLE {_qi(name)} AS {typed_sql}")
         self._typed.add(name)
@@ -368,7 +373,7 @@ class Workspace:
         else:
             sql = (f"SELECT {', '.join(f'{exprs[c]} AS {_qi(c)}' for c in cols)}, count(*) AS c FROM {raw} "
                    f"GROUP BY ALL HAVING count(*) > 1")
-        dups = self.con.execute(sql).fetchall()
+        dups = sorted(self.con.execute(sql).fetchall(), key=lambda d: tuple(str(v) for v in d[:-1]))
         dups = [d for d in dups if all(v is not None for v in d[:-1])]
         if dups:
             what = ", ".join(cols)
@@ -378,25 +383,29 @@ class Workspace:
                                      for v in d[:-1]) for d in dups[:3]))
 
     def _check_foreign_keys(self) -> None:
-        for name in self._typed:
+        for name in TABLE_ORDER:                      # contract order: stable messages
+            if name not in self._typed:
+                continue
             table = TABLES[name]
             if name == "accounts" or "account_id" not in {c.name for c in table.columns}:
                 continue
-            key = table.key if table.key.startswith("t.") else f"t.{_qi(table.key)}"
             base = f"FROM {_qi(name)} t ANTI JOIN accounts a ON t.account_id = a.account_id WHERE t.account_id IS NOT NULL"
             n = self.con.execute(f"SELECT count(*) {base}").fetchone()[0]
             if n:
-                ex = [r[0] for r in self.con.execute(f"SELECT DISTINCT t.account_id {base} LIMIT 3").fetchall()]
+                ex = [r[0] for r in self.con.execute(
+                    f"SELECT DISTINCT t.account_id {base} ORDER BY 1 LIMIT 3").fetchall()]
                 self._add("error", name, "account_id", "refers to an account that is not in accounts", n, tuple(ex))
-        if "milestones" in self._typed:
-            base = ("FROM all_milestones t JOIN accounts a ON t.account_id = a.account_id "
-                    "WHERE t.reached_at < a.signed_at")
+        for name, (column, text) in SIGNED_RULES.items():
+            if name not in self._typed:
+                continue
+            relation = "all_milestones" if name == "milestones" else _qi(name)
+            key = TABLES[name].key if TABLES[name].key.startswith("t.") else f"t.{_qi(TABLES[name].key)}"
+            base = (f"FROM {relation} t JOIN accounts a ON t.account_id = a.account_id "
+                    f"WHERE t.{_qi(column)} < a.signed_at")
             n = self.con.execute(f"SELECT count(*) {base}").fetchone()[0]
             if n:
-                ex = [f"{r[0]} {r[1]}" for r in self.con.execute(
-                    f"SELECT t.account_id, t.milestone {base} LIMIT 3").fetchall()]
-                self._add("error", "milestones", "reached_at", "must be on or after the account's signed_at",
-                          n, tuple(ex))
+                ex = [str(r[0]) for r in self.con.execute(f"SELECT DISTINCT {key} {base} ORDER BY 1 LIMIT 3").fetchall()]
+                self._add("error", name, column, text, n, tuple(ex))
 
 
 def _typed_expr(col: str, kind: str, raw_type: str) -> str:
@@ -409,7 +418,9 @@ def _typed_expr(col: str, kind: str, raw_type: str) -> str:
             return (f"CASE WHEN regexp_full_match({s}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([ T].*)?') "
                     f"THEN CAST(TRY_CAST({s} AS TIMESTAMP) AS DATE) END")
         if kind == "int":
-            return f"CASE WHEN regexp_full_match({s}, '[+-]?[0-9]+(\\.0*)?') THEN TRY_CAST(TRY_CAST({s} AS DOUBLE) AS BIGINT) END"
+            return (f"CASE WHEN regexp_full_match({s}, '[+-]?[0-9]+') THEN TRY_CAST({s} AS BIGINT) "
+                    f"WHEN regexp_full_match({s}, '[+-]?[0-9]+\\.0*') "
+                    f"THEN TRY_CAST(regexp_extract({s}, '^[+-]?[0-9]+') AS BIGINT) END")
         if kind == "float":
             return f"CASE WHEN isfinite(TRY_CAST({s} AS DOUBLE)) THEN TRY_CAST({s} AS DOUBLE) END"
         if kind == "bool":
