@@ -95,8 +95,26 @@ def print_frame(df: pd.DataFrame, fmt: str) -> None:
 
 # ---------------------------------------------------------------------------- commands
 def cmd_sample(args) -> int:
+    import shutil
+    from pathlib import Path
+
     from .sample import write_sample
-    counts = write_sample(args.out, accounts=args.accounts, seed=args.seed, progress=_progress)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise BadInput(str(out), None, "exists and is not a directory")
+    # write beside the target, then swap it in: a crash never leaves a half-written world
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        counts = write_sample(tmp, accounts=args.accounts, seed=args.seed, progress=_progress)
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        if out.exists():
+            out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     total = sum(counts.values())
     print(f"wrote {len(counts)} tables ({total:,} rows) to {args.out}")
     for name, n in counts.items():

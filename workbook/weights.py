@@ -73,10 +73,9 @@ def validate(data: dict[str, Any], source: str = "weights") -> Weights:
     t = data.get("thresholds")
     if not isinstance(t, dict) or "green" not in t or "amber" not in t:
         raise BadInput(source, "thresholds", "must give green and amber")
-    try:
-        green, amber = float(t["green"]), float(t["amber"])
-    except (TypeError, ValueError):
-        raise BadInput(source, "thresholds", "green and amber must be numbers") from None
+    if any(isinstance(t[k], bool) or not isinstance(t[k], (int, float)) for k in ("green", "amber")):
+        raise BadInput(source, "thresholds", "green and amber must be numbers")
+    green, amber = float(t["green"]), float(t["amber"])
     if not (0 <= amber < green <= 100):
         raise BadInput(source, "thresholds", f"must satisfy 0 <= amber < green <= 100, got amber {amber:g}, "
                        f"green {green:g}")

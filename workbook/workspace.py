@@ -151,7 +151,7 @@ class Workspace:
 
     @property
     def usage_date_range(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-        row = self.con.execute("SELECT min(date), max(date) FROM usage").fetchone() if self.has("usage") else (None, None)
+        row = self.con.execute("SELECT min(date), max(date) FROM usage").fetchall()[0] if self.has("usage") else (None, None)
         return (pd.Timestamp(row[0]) if row[0] else None, pd.Timestamp(row[1]) if row[1] else None)
 
     def default_as_of(self) -> pd.Timestamp:
@@ -332,7 +332,7 @@ class Workspace:
         source_rel = f"{source} AS t"
         fixed = checks
         aggs = ["count(*)"] + [f"count(*) FILTER (WHERE {pred})" for _, _, _, pred in fixed]
-        counts = self.con.execute(f"SELECT {', '.join(aggs)} FROM {source_rel}").fetchone()
+        counts = self.con.execute(f"SELECT {', '.join(aggs)} FROM {source_rel}").fetchall()[0]
         st.rows = int(counts[0])
         key = table.key if table.key.startswith("t.") else f"t.{_qi(table.key)}"
         for (sev, col, text, pred), n in zip(fixed, counts[1:]):
@@ -390,7 +390,7 @@ class Workspace:
             if name == "accounts" or "account_id" not in {c.name for c in table.columns}:
                 continue
             base = f"FROM {_qi(name)} t ANTI JOIN accounts a ON t.account_id = a.account_id WHERE t.account_id IS NOT NULL"
-            n = self.con.execute(f"SELECT count(*) {base}").fetchone()[0]
+            n = self.con.execute(f"SELECT count(*) {base}").fetchall()[0][0]
             if n:
                 ex = [r[0] for r in self.con.execute(
                     f"SELECT DISTINCT t.account_id {base} ORDER BY 1 LIMIT 3").fetchall()]
@@ -402,7 +402,7 @@ class Workspace:
             key = TABLES[name].key if TABLES[name].key.startswith("t.") else f"t.{_qi(TABLES[name].key)}"
             base = (f"FROM {relation} t JOIN accounts a ON t.account_id = a.account_id "
                     f"WHERE t.{_qi(column)} < a.signed_at")
-            n = self.con.execute(f"SELECT count(*) {base}").fetchone()[0]
+            n = self.con.execute(f"SELECT count(*) {base}").fetchall()[0][0]
             if n:
                 ex = [str(r[0]) for r in self.con.execute(f"SELECT DISTINCT {key} {base} ORDER BY 1 LIMIT 3").fetchall()]
                 self._add("error", name, column, text, n, tuple(ex))

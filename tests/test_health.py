@@ -1,0 +1,684 @@
+"""workbook.health: dimensions, score, colour, overrides, playbooks, drivers, history, CLI.
+
+The hand-built world below is scored on AS_OF = 2026-06-30 (a Tuesday). Every account is SMB and
+signed 2026-01-01 unless said otherwise, so all share one cohort (segment SMB, tenure 13+ weeks)
+and, with fewer than 5 users in it, the adoption benchmark falls back to the median over every
+account that used the product in the window (workbook.adoption). The 28-day usage window ending
+on AS_OF is 06-03 .. 06-30; the 90-day engagement window is 04-02 .. 06-30.
+
+  thrive  2 modules, modules X and Y every day 05-01 .. 06-30, 2 users and 20 actions each:
+          breadth 1, depth 20/2 = 10 actions per user-day, frequency 28
+  mid     4 modules, module X every day 06-10 .. 06-30 (21 days), 1 user, 5 actions:
+          breadth 0.25, depth 5, frequency 21
+  silent  nothing at all besides the account row
+  => benchmark depth = median(10, 5) = 7.5, frequency = median(28, 21) = 24.5
+
+  mid, by hand (constants from params/health.yaml):
+    adoption     a ratio r to the benchmark scores (r - 0.4) / (1 - 0.4), within 0..1:
+                 depth 5/7.5 -> 0.444444; frequency 21/24.5 -> 0.761905
+                 (0.25 + 0.444444 + 0.761905) / 3                             = 0.485450
+    engagement   last two-way touch 06-10 (20 days): recency (90-20)/(90-14)   = 0.921053
+                 outbound in window 05-01 ans, 05-15 no, 06-10 ans, 06-20 no  -> response 2/4
+                 scheduled in window 05-01 attended, 05-15 not                 -> attendance 1/2
+                 0.4 * 0.921053 + 0.3 * 0.5 + 0.3 * 0.5                       = 0.668421
+    sentiment    nps 8 on 06-30 (0.8, weight 1); csat 3 on 03-02 (0.5, weight 2^(-120/90));
+                 ces 7 on 2025-06-01 is 394 days old: outside the 365-day lookback
+                 (0.8 + 0.5 * 0.396850) / (1 + 0.396850)                      = 0.714770
+    outcomes     first_value 02-01 reached -> 1; outcomes: o1 on time (1), o2 late (0), o3 due
+                 06-15 missed (0), o4 due later and open (not counted), o5 due later but
+                 already achieved 06-01 (1) -> 2/4; 0.4 * 1 + 0.6 * 0.5       = 0.7
+    relationship active: c2 user (no start date), c3 decision maker + sponsor; c1 champion left
+                 05-01; c4 starts 08-01 (not yet). contacts min(1, 2/2) = 1, champion 0,
+                 sponsor 1, roles 2/3: 0.25 + 0 + 0.25 + 0.2 * 2/3             = 0.633333
+    score (v1)   30*0.485450 + 20*0.668421 + 15*0.714770 + 20*0.7 + 15*0.633333 = 62.1535 (amber)
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from workbook import health
+from workbook.cli import main
+from workbook.contract import TABLES
+from workbook.errors import BadInput
+from workbook.weights import DIMENSIONS, Weights, load as load_weights
+from workbook.workspace import open_data
+
+AS_OF = pd.Timestamp("2026-06-30")
+HSET = settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+# ---------------------------------------------------------------------------- world builder
+def write_world(folder: Path, accounts, **tables) -> Path:
+    """Write CSV tables: ``accounts`` (dicts; defaults filled) and any other table as row dicts.
+    A table passed as None is left out (absent); milestones and usage are always written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = {"name": None, "segment": "SMB", "csm": "cs1", "arr": 1000, "contracted_modules": 2,
+            "signed_at": "2026-01-01", "churned_at": ""}
+    rows = [{**base, "name": f"Acct {a['account_id']}", **a} for a in accounts]
+    tables = {"milestones": [], "usage": [], **tables, "accounts": rows}
+    for name, data in tables.items():
+        if data is None:
+            continue
+        cols = [c.name for c in TABLES[name].columns]
+        with open(folder / f"{name}.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=cols)
+            w.writeheader()
+            for r in data:
+                w.writerow({c: ("" if r.get(c) is None else r.get(c)) for c in cols})
+    return folder
+
+
+def days(start: str, end: str, step: int = 1) -> list[str]:
+    return [d.strftime("%Y-%m-%d") for d in pd.date_range(start, end, freq=f"{step}D")]
+
+
+def usage_rows(acc: str, dates: list[str], modules=("X",), users=1, actions=1) -> list[dict]:
+    return [{"account_id": acc, "date": d, "module": m, "active_users": users, "actions": actions}
+            for d in dates for m in modules]
+
+
+def base_tables() -> dict:
+    usage = (usage_rows("thrive", days("2026-05-01", "2026-06-30"), ("X", "Y"), 2, 20)
+             + usage_rows("mid", days("2026-06-10", "2026-06-30"), ("X",), 1, 5))
+    touch = [
+        dict(account_id="thrive", date="2026-06-28", kind="call", direction="inbound"),
+        dict(account_id="thrive", date="2026-06-20", kind="email", direction="outbound", responded="true"),
+        dict(account_id="thrive", date="2026-06-15", kind="meeting", direction="outbound", responded="true",
+             attended="true"),
+        dict(account_id="mid", date="2026-06-10", kind="email", direction="outbound", responded="true"),
+        dict(account_id="mid", date="2026-06-20", kind="email", direction="outbound", responded="false"),
+        dict(account_id="mid", date="2026-05-01", kind="meeting", direction="outbound", responded="true",
+             attended="true"),
+        dict(account_id="mid", date="2026-05-15", kind="review", direction="outbound", responded="false",
+             attended="false"),
+        dict(account_id="mid", date="2026-03-01", kind="call", direction="inbound"),
+    ]
+    surveys = [
+        dict(response_id="r1", account_id="thrive", kind="nps", score=10, responded_at="2026-06-01"),
+        dict(response_id="r2", account_id="mid", kind="nps", score=8, responded_at="2026-06-30"),
+        dict(response_id="r3", account_id="mid", kind="csat", score=3, responded_at="2026-03-02"),
+        dict(response_id="r4", account_id="mid", kind="ces", score=7, responded_at="2025-06-01"),
+    ]
+    milestones = [dict(account_id="thrive", milestone="first_value", reached_at="2026-01-20"),
+                  dict(account_id="mid", milestone="first_value", reached_at="2026-02-01")]
+    outcomes = [
+        dict(account_id="thrive", outcome="t1", due_at="2026-05-01", achieved_at="2026-04-01"),
+        dict(account_id="mid", outcome="o1", due_at="2026-04-01", achieved_at="2026-03-20"),
+        dict(account_id="mid", outcome="o2", due_at="2026-05-01", achieved_at="2026-05-10"),
+        dict(account_id="mid", outcome="o3", due_at="2026-06-15"),
+        dict(account_id="mid", outcome="o4", due_at="2026-09-01"),
+        dict(account_id="mid", outcome="o5", due_at="2026-09-01", achieved_at="2026-06-01"),
+    ]
+    contacts = [
+        dict(contact_id="t1", account_id="thrive", role="champion", is_executive_sponsor="true",
+             started_at="2026-01-01"),
+        dict(contact_id="t2", account_id="thrive", role="business_owner", started_at="2026-01-01"),
+        dict(contact_id="t3", account_id="thrive", role="user", started_at="2026-01-01"),
+        dict(contact_id="c1", account_id="mid", role="champion", started_at="2026-01-01", left_at="2026-05-01"),
+        dict(contact_id="c2", account_id="mid", role="user"),
+        dict(contact_id="c3", account_id="mid", role="decision_maker", is_executive_sponsor="true",
+             started_at="2026-02-01"),
+        dict(contact_id="c4", account_id="mid", role="business_owner", started_at="2026-08-01"),
+    ]
+    overrides = [
+        dict(account_id="thrive", colour="red", reason="old worry", author="Ann", set_at="2026-06-01",
+             expires_at="2026-06-20"),
+        dict(account_id="mid", colour="green", reason="Exec call went well", author="Ann", set_at="2026-05-01"),
+        dict(account_id="mid", colour="red", reason="Champion left", author="Bob", set_at="2026-06-15",
+             expires_at="2026-07-31"),
+        dict(account_id="silent", colour="green", reason="future", author="Cy", set_at="2026-07-01"),
+        dict(account_id="new", colour="green", reason="kick-off great", author="Di", set_at="2026-06-29"),
+        dict(account_id="new", colour="amber", reason="kick-off slipped", author="Ed", set_at="2026-06-29"),
+    ]
+    return dict(usage=usage, touchpoints=touch, surveys=surveys, milestones=milestones, outcomes=outcomes,
+                contacts=contacts, overrides=overrides)
+
+
+ACCOUNTS = [
+    {"account_id": "thrive"}, {"account_id": "mid", "contracted_modules": 4}, {"account_id": "silent"},
+    {"account_id": "new", "signed_at": "2026-06-29"},
+    {"account_id": "future", "signed_at": "2026-07-05"},
+    {"account_id": "gone", "churned_at": "2026-06-30"},
+    {"account_id": "leaving", "churned_at": "2026-07-10"},
+]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    d = write_world(tmp_path_factory.mktemp("health") / "w", ACCOUNTS, **base_tables())
+    ws = open_data(d)
+    yield ws
+    ws.close()
+
+
+@pytest.fixture(scope="module")
+def table(world):
+    return health.health_table(world, AS_OF).set_index("account_id")
+
+
+# ---------------------------------------------------------------------------- dimensions by hand
+def test_dimension_scores_by_hand(world):
+    dims = health.dimension_scores(world, [AS_OF]).set_index("account_id")
+    # live on AS_OF: signed on/before and not churned by it ("gone" churned that day, "future" not signed)
+    assert sorted(dims.index) == ["leaving", "mid", "new", "silent", "thrive"]
+    mid = dims.loc["mid"]
+    assert mid["adoption"] == pytest.approx((0.25 + (5 / 7.5 - 0.4) / 0.6 + (21 / 24.5 - 0.4) / 0.6) / 3)
+    assert mid["engagement"] == pytest.approx(0.4 * (70 / 76) + 0.3 * 0.5 + 0.3 * 0.5)
+    w_old = 2 ** (-120 / 90)
+    assert mid["sentiment"] == pytest.approx((0.8 + 0.5 * w_old) / (1 + w_old))
+    assert mid["outcomes"] == pytest.approx(0.7)
+    assert mid["relationship"] == pytest.approx(0.25 + 0.25 + 0.2 * 2 / 3)
+    assert dims.loc["thrive", list(DIMENSIONS)].tolist() == pytest.approx([1.0] * 5)
+    # silent: no usage is a real zero; first value overdue (SMB: 45 days) is a real zero; no
+    # touchpoints, surveys or contacts at all is "no data"
+    silent = dims.loc["silent"]
+    assert silent["adoption"] == 0 and silent["outcomes"] == 0
+    assert silent[["engagement", "sentiment", "relationship"]].isna().all()
+    # new (signed yesterday): first value not due yet and no outcomes -> outcomes has no data
+    assert math.isnan(dims.loc["new", "outcomes"])
+
+
+def test_score_colour_and_columns(table):
+    mid = table.loc["mid"]
+    expected = (30 * 0.485450 + 20 * 0.668421 + 15 * 0.714770 + 20 * 0.7 + 15 * 0.633333)
+    assert mid["score"] == pytest.approx(expected, abs=1e-3)
+    assert mid["computed_colour"] == "amber" and mid["lowest_dimension"] == "adoption"
+    assert mid["coverage"] == pytest.approx(1.0)
+    thrive = table.loc["thrive"]
+    assert thrive["score"] == pytest.approx(100.0) and thrive["colour"] == "green"
+    silent = table.loc["silent"]
+    # adoption 0 (weight 30) and outcomes 0 (weight 20) have data: coverage 0.5, score 0
+    assert silent["coverage"] == pytest.approx(0.5) and silent["score"] == 0 and silent["colour"] == "red"
+    spec = ["account_id", "name", "segment", "csm", "arr", "score", "computed_colour", "colour",
+            "override_reason", "adoption", "engagement", "sentiment", "outcomes", "relationship", "coverage",
+            "lowest_dimension", "change_7d", "override_author", "lifecycle_stage", "archetypes",
+            "decline_pattern", "next_review", "recommended_action", "weights_version"]
+    assert set(spec) <= set(table.reset_index().columns)
+    assert (table["weights_version"] == "v1").all()
+    assert "renewal_probability" not in table
+
+
+def test_overrides_active_expired_competing(table):
+    # thrive: red override expired 06-20 -> no effect
+    assert table.loc["thrive", "colour"] == "green" and pd.isna(table.loc["thrive", "override_reason"])
+    # mid: green (05-01, open) and red (06-15, until 07-31): the latest wins
+    mid = table.loc["mid"]
+    assert (mid["computed_colour"], mid["colour"]) == ("amber", "red")
+    assert (mid["override_reason"], mid["override_author"]) == ("Champion left", "Bob")
+    # silent: override set after AS_OF does not exist yet
+    assert pd.isna(table.loc["silent", "override_reason"])
+    # new: two overrides set the same day -> the more cautious colour
+    assert table.loc["new", "colour"] == "amber" and table.loc["new", "override_author"] == "Ed"
+
+
+def test_override_expiry_is_exclusive(world):
+    keys = pd.DataFrame({"account_id": ["thrive", "thrive", "mid", "mid"],
+                         "date": pd.to_datetime(["2026-06-19", "2026-06-20", "2026-07-30", "2026-07-31"])})
+    ov = health.active_overrides(world, keys)
+    # active while expires_at > day; on 07-31 the red expires and the older green shows again
+    assert ov["override_colour"].fillna("-").tolist() == ["red", "-", "red", "green"]
+
+
+def test_playbooks_next_review_and_action(table):
+    assert table.loc["mid", "next_review"] == AS_OF + pd.Timedelta(days=7)           # final colour red
+    assert table.loc["new", "next_review"] == AS_OF + pd.Timedelta(days=14)          # amber
+    assert table.loc["thrive", "next_review"] == AS_OF + pd.Timedelta(days=30)       # green
+    new = table.loc["new"]
+    assert new["lowest_dimension"] in new["recommended_action"]
+    assert "Fortnightly" in new["recommended_action"]
+    assert "advocacy" in table.loc["thrive", "recommended_action"]
+    assert "Intervene this week" in table.loc["silent", "recommended_action"]
+
+
+def test_thriving_green_silent_red(table):
+    assert table.loc["thrive", "computed_colour"] == "green"
+    assert table.loc["silent", "computed_colour"] == "red"
+
+
+def test_point_in_time(tmp_path, world, table):
+    """Facts dated after AS_OF change nothing."""
+    t = base_tables()
+    after = "2026-07-02"
+    t["usage"] += usage_rows("silent", days("2026-07-01", "2026-07-20"), ("X", "Y"), 5, 50)
+    t["touchpoints"] += [dict(account_id="silent", date=after, kind="call", direction="inbound"),
+                         dict(account_id="mid", date=after, kind="email", direction="outbound",
+                              responded="true")]
+    t["surveys"] += [dict(response_id="r9", account_id="mid", kind="nps", score=0, responded_at=after)]
+    t["milestones"] += [dict(account_id="silent", milestone="first_value", reached_at=after)]
+    # o3 (due 06-15) achieved late, after AS_OF: still missed on AS_OF; o6 is due and achieved later
+    t["outcomes"] = [dict(o, achieved_at=after) if o["outcome"] == "o3" else o for o in t["outcomes"]]
+    t["outcomes"] += [dict(account_id="mid", outcome="o6", due_at="2026-07-20", achieved_at=after)]
+    t["contacts"] += [dict(contact_id="z", account_id="silent", role="champion", started_at=after)]
+    t["overrides"] += [dict(account_id="thrive", colour="red", reason="x", author="y", set_at=after)]
+    t["tickets"] = [dict(ticket_id="k1", account_id="mid", opened_at=after, escalated="true")]
+    t["advocacy"] = [dict(account_id="thrive", date=after, kind="reference")]
+    ws2 = open_data(write_world(tmp_path / "later", ACCOUNTS, **t))
+    try:
+        later = health.health_table(ws2, AS_OF).set_index("account_id")
+    finally:
+        ws2.close()
+    pd.testing.assert_frame_equal(later, table)
+
+
+# ---------------------------------------------------------------------------- score properties
+dim_value = st.one_of(st.none(), st.floats(0, 1, allow_nan=False))
+
+
+@st.composite
+def weight_sets(draw):
+    cuts = sorted(draw(st.lists(st.integers(0, 100), min_size=4, max_size=4)))
+    w = [b - a for a, b in zip([0, *cuts], [*cuts, 100])]
+    amber = draw(st.integers(0, 99))
+    green = draw(st.integers(amber + 1, 100))
+    return Weights(dict(zip(DIMENSIONS, w)), float(green), float(amber), version="t")
+
+
+@given(rows=st.lists(st.tuples(*[dim_value] * 5), min_size=1, max_size=20), w=weight_sets(),
+       policy=st.sampled_from(["redistribute", "zero"]))
+@settings(max_examples=100, deadline=None)
+def test_score_properties(rows, w, policy):
+    dims = pd.DataFrame([[np.nan if v is None else v for v in r] for r in rows], columns=list(DIMENSIONS))
+    out = health.score_dimensions(dims, w, policy=policy)
+    wv = np.array([w.weights[d] for d in DIMENSIONS])
+    for i, r in out.iterrows():
+        x = dims.loc[i].to_numpy(dtype=float)
+        have = ~np.isnan(x)
+        cov = wv[have].sum() / 100
+        assert r["coverage"] == pytest.approx(cov)
+        if policy == "redistribute" and cov == 0:
+            assert math.isnan(r["score"]) and pd.isna(r["computed_colour"])
+            continue
+        assert 0 <= r["score"] <= 100
+        weighted = float((wv[have] * x[have]).sum())
+        expected = weighted / cov if policy == "redistribute" else weighted
+        assert r["score"] == pytest.approx(expected, abs=1e-6)
+        if have.all():                                    # full coverage: score = Σ weight × dimension
+            assert r["score"] == pytest.approx(float((wv * x).sum()), abs=1e-6)
+        colour = "green" if r["score"] >= w.green else "amber" if r["score"] >= w.amber else "red"
+        assert r["computed_colour"] == colour
+        assert sum(r[f"points_{d}"] for d in DIMENSIONS) == pytest.approx(r["score"], abs=1e-6)
+
+
+@given(x=st.lists(st.tuples(st.floats(0, 1), *[dim_value] * 4), min_size=1, max_size=10))
+@settings(max_examples=40, deadline=None)
+def test_adoption_only_weights_give_100_times_adoption(x):
+    w = Weights({"adoption": 100, "engagement": 0, "sentiment": 0, "outcomes": 0, "relationship": 0}, 80, 60)
+    dims = pd.DataFrame([[np.nan if v is None else v for v in r] for r in x], columns=list(DIMENSIONS))
+    out = health.score_dimensions(dims, w)
+    assert out["score"].to_numpy() == pytest.approx(100 * dims["adoption"].to_numpy(), abs=1e-9)
+
+
+def test_adoption_only_weights_file(tmp_path, world):
+    path = tmp_path / "a100.yaml"
+    path.write_text("weights: {adoption: 100, engagement: 0, sentiment: 0, outcomes: 0, relationship: 0}\n"
+                    "thresholds: {green: 80, amber: 60}\n")
+    t = health.health_table(world, AS_OF, weights=str(path)).set_index("account_id")
+    assert t["score"].to_numpy() == pytest.approx(100 * t["adoption"].to_numpy())
+    assert (t["weights_version"] == "a100.yaml").all()
+    # zero-weight dimensions are never named lowest: lifting them would not lift the score
+    assert (t["lowest_dimension"] == "adoption").all()
+
+
+def test_missing_data_zero_policy(world):
+    dims = health.dimension_scores(world, [AS_OF]).set_index("account_id")
+    z = health.score_dimensions(dims, policy="zero")
+    # silent: adoption 0 and outcomes 0; engagement, sentiment, relationship missing count as 0
+    assert z.loc["silent", "score"] == 0 and z.loc["silent", "coverage"] == pytest.approx(0.5)
+    r = health.score_dimensions(dims, policy="redistribute")
+    new = dims.loc["new"]
+    have = new.notna()
+    wv = pd.Series({"adoption": 30, "engagement": 20, "sentiment": 15, "outcomes": 20, "relationship": 15})
+    assert z.loc["new", "score"] == pytest.approx((wv[have] * new[have]).sum())
+    assert r.loc["new", "score"] == pytest.approx((wv[have] * new[have]).sum() / wv[have].sum() * 100)
+
+
+def test_missing_data_policy_from_params(tmp_path, monkeypatch):
+    (tmp_path / "health.yaml").write_text("active_weights: v1\nmissing_data: zero\n")
+    monkeypatch.setenv("WORKBOOK_PARAMS", str(tmp_path))
+    assert health.missing_data_policy() == "zero"
+    (tmp_path / "health.yaml").write_text("active_weights: v1\nmissing_data: ignore\n")
+    with pytest.raises(BadInput, match="missing_data"):
+        health.missing_data_policy()
+
+
+# ---------------------------------------------------------------------------- monotonicity (hypothesis)
+PEERS = [{"account_id": "p1"}, {"account_id": "p2"}]
+PEER_USAGE = (usage_rows("p1", days("2026-06-03", "2026-06-30", 2), ("X",), 2, 10)
+              + usage_rows("p2", days("2026-06-10", "2026-06-30", 3), ("X", "Y"), 1, 4))
+
+
+def score_of(folder: Path, accounts, tables) -> float:
+    ws = open_data(write_world(folder, accounts, **tables))
+    try:
+        dims = health.dimension_scores(ws, [AS_OF])
+        return float(health.score_dimensions(dims).set_index("account_id").loc["t", "score"])
+    finally:
+        ws.close()
+
+
+def rows_strategy():
+    day = st.integers(0, 27).map(lambda k: (AS_OF - pd.Timedelta(days=k)).strftime("%Y-%m-%d"))
+    return st.lists(st.tuples(day, st.sampled_from("XYZ"), st.integers(1, 4), st.integers(1, 30)),
+                    max_size=12, unique_by=lambda r: (r[0], r[1]))
+
+
+def _fresh(tmp_path_factory):
+    return tmp_path_factory.mktemp("mono")
+
+
+def _target_tables(**over):
+    t = {"usage": list(PEER_USAGE)}
+    t.update(over)
+    return t
+
+
+@HSET
+@given(base=rows_strategy(), extra=st.lists(st.integers(0, 20), min_size=12, max_size=12),
+       new=rows_strategy())
+def test_more_usage_never_lowers_the_score(tmp_path_factory, base, extra, new):
+    acc = [{"account_id": "t", "contracted_modules": 3}, *PEERS]
+    rows = [dict(account_id="t", date=d, module=m, active_users=u, actions=a) for d, m, u, a in base]
+    more = [dict(r, actions=r["actions"] + e) for r, e in zip(rows, extra)]
+    # more usage: more actions on the same rows, plus new days/modules at the busiest row's intensity
+    if more:
+        top = max(more, key=lambda r: r["actions"] / r["active_users"])
+        seen = {(r["date"], r["module"]) for r in more}
+        more += [dict(top, date=d, module=m) for d, m, _, _ in new if (d, m) not in seen]
+    root = _fresh(tmp_path_factory)
+    before = score_of(root / "a", acc, _target_tables(usage=PEER_USAGE + rows))
+    after = score_of(root / "b", acc, _target_tables(usage=PEER_USAGE + more))
+    assert after >= before - 1e-9
+
+
+touch_strategy = st.lists(st.tuples(st.integers(0, 120), st.sampled_from(["email", "call", "meeting", "review"]),
+                                    st.sampled_from(["outbound", "inbound"]), st.booleans(), st.booleans()),
+                          min_size=1, max_size=10)
+
+
+@HSET
+@given(touches=touch_strategy, flips=st.lists(st.booleans(), min_size=10, max_size=10))
+def test_more_responses_never_lower_the_score(tmp_path_factory, touches, flips):
+    acc = [{"account_id": "t"}, *PEERS]
+
+    def rows(flip):
+        out = []
+        for (k, kind, direction, responded, attended), f in zip(touches, flips):
+            r = dict(account_id="t", date=(AS_OF - pd.Timedelta(days=k)).strftime("%Y-%m-%d"), kind=kind,
+                     direction=direction, attended=str(attended).lower() if kind in ("meeting", "review") else "")
+            if direction == "outbound":
+                r["responded"] = "true" if (responded or (flip and f)) else "false"
+            out.append(r)
+        return out
+    root = _fresh(tmp_path_factory)
+    before = score_of(root / "a", acc, _target_tables(touchpoints=rows(False)))
+    after = score_of(root / "b", acc, _target_tables(touchpoints=rows(True)))
+    assert after >= before - 1e-9
+
+
+outcome_strategy = st.lists(st.tuples(st.integers(-150, 150), st.one_of(st.none(), st.integers(-60, 60))),
+                            min_size=1, max_size=8)
+
+
+@HSET
+@given(outs=outcome_strategy, achieve=st.lists(st.tuples(st.booleans(), st.integers(0, 60)), min_size=8, max_size=8),
+       fv=st.one_of(st.none(), st.integers(0, 170)))
+def test_more_achieved_outcomes_never_lower_the_score(tmp_path_factory, outs, achieve, fv):
+    acc = [{"account_id": "t"}, *PEERS]
+    ms = [] if fv is None else [dict(account_id="t", milestone="first_value",
+                                     reached_at=(pd.Timestamp("2026-01-01") + pd.Timedelta(days=fv)).strftime("%Y-%m-%d"))]
+
+    def rows(more):
+        out = []
+        for i, ((due_k, ach_k), (go, early)) in enumerate(zip(outs, achieve)):
+            due = AS_OF + pd.Timedelta(days=due_k)
+            ach = None if ach_k is None else due + pd.Timedelta(days=ach_k)
+            if more and go and ach is None:       # achieve an open outcome on or before its due date
+                ach = due - pd.Timedelta(days=early)
+            out.append(dict(account_id="t", outcome=f"o{i}", due_at=due.strftime("%Y-%m-%d"),
+                            achieved_at=None if ach is None else max(ach, pd.Timestamp("2026-01-01")).strftime("%Y-%m-%d")))
+        return out
+    root = _fresh(tmp_path_factory)
+    before = score_of(root / "a", acc, _target_tables(outcomes=rows(False), milestones=ms))
+    after = score_of(root / "b", acc, _target_tables(outcomes=rows(True), milestones=ms))
+    assert after >= before - 1e-9
+
+
+contact_strategy = st.lists(st.tuples(st.sampled_from(["champion", "decision_maker", "business_owner", "user"]),
+                                      st.booleans(), st.integers(0, 150), st.one_of(st.none(), st.integers(1, 200))),
+                            min_size=1, max_size=6)
+
+
+@HSET
+@given(base=contact_strategy, added=st.lists(st.tuples(st.sampled_from(["champion", "decision_maker",
+                                                                        "business_owner", "user"]),
+                                                        st.booleans()), min_size=1, max_size=4))
+def test_more_active_stakeholders_never_lower_the_score(tmp_path_factory, base, added):
+    acc = [{"account_id": "t"}, *PEERS]
+    start = pd.Timestamp("2026-01-01")
+    rows = []
+    for i, (role, sponsor, s, length) in enumerate(base):
+        left = None if length is None else (start + pd.Timedelta(days=s + length)).strftime("%Y-%m-%d")
+        rows.append(dict(contact_id=f"c{i}", account_id="t", role=role, is_executive_sponsor=str(sponsor).lower(),
+                         started_at=(start + pd.Timedelta(days=s)).strftime("%Y-%m-%d"), left_at=left))
+    more = rows + [dict(contact_id=f"n{i}", account_id="t", role=role, is_executive_sponsor=str(sp).lower(),
+                        started_at="2026-03-01") for i, (role, sp) in enumerate(added)]
+    root = _fresh(tmp_path_factory)
+    before = score_of(root / "a", acc, _target_tables(contacts=rows))
+    after = score_of(root / "b", acc, _target_tables(contacts=more))
+    assert after >= before - 1e-9
+
+
+@HSET
+@given(usage=rows_strategy(), touches=touch_strategy, outs=outcome_strategy, contacts=contact_strategy,
+       surveys=st.lists(st.tuples(st.sampled_from(["nps", "onboarding_nps", "csat", "ces"]), st.integers(0, 10),
+                                  st.integers(0, 400)), max_size=5))
+def test_dimensions_within_0_1_and_score_within_0_100(tmp_path_factory, usage, touches, outs, contacts, surveys):
+    acc = [{"account_id": "t", "contracted_modules": 2}, *PEERS]
+    scale = {"nps": (0, 10), "onboarding_nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+    t = _target_tables(
+        usage=PEER_USAGE + [dict(account_id="t", date=d, module=m, active_users=u, actions=a) for d, m, u, a in usage],
+        touchpoints=[dict(account_id="t", date=(AS_OF - pd.Timedelta(days=k)).strftime("%Y-%m-%d"), kind=kind,
+                          direction=dr, responded=str(r).lower(), attended=str(a).lower())
+                     for k, kind, dr, r, a in touches],
+        outcomes=[dict(account_id="t", outcome=f"o{i}", due_at=(AS_OF + pd.Timedelta(days=d)).strftime("%Y-%m-%d"),
+                       achieved_at=None if a is None else
+                       max(AS_OF + pd.Timedelta(days=d + a), pd.Timestamp("2026-01-01")).strftime("%Y-%m-%d"))
+                  for i, (d, a) in enumerate(outs)],
+        contacts=[dict(contact_id=f"c{i}", account_id="t", role=r, is_executive_sponsor=str(sp).lower(),
+                       started_at=(pd.Timestamp("2026-01-01") + pd.Timedelta(days=s)).strftime("%Y-%m-%d"))
+                  for i, (r, sp, s, _) in enumerate(contacts)],
+        surveys=[dict(response_id=f"r{i}", account_id="t", kind=k,
+                      score=min(max(v, scale[k][0]), scale[k][1]),
+                      responded_at=(AS_OF - pd.Timedelta(days=age)).strftime("%Y-%m-%d"))
+                 for i, (k, v, age) in enumerate(surveys)])
+    ws = open_data(write_world(_fresh(tmp_path_factory) / "w", acc, **t))
+    try:
+        dims = health.dimension_scores(ws, [AS_OF - pd.Timedelta(days=40), AS_OF])
+        x = dims[list(DIMENSIONS)].to_numpy(dtype=float)
+        assert np.all((x[~np.isnan(x)] >= 0) & (x[~np.isnan(x)] <= 1))
+        s = health.score_dimensions(dims)["score"].dropna()
+        assert ((s >= 0) & (s <= 100)).all()
+    finally:
+        ws.close()
+
+
+# ---------------------------------------------------------------------------- history and drivers
+def test_history_matches_single_dates(world):
+    hist = health.history(world, "2026-06-10", AS_OF)
+    # weekly points back from the end, not before the start
+    assert sorted(hist["date"].unique()) == list(pd.to_datetime(["2026-06-16", "2026-06-23", "2026-06-30"]))
+    for d in hist["date"].unique():
+        one = health.score_dimensions(health.dimension_scores(world, [d]))
+        mine = hist[hist["date"] == d].set_index("account_id")
+        one = one.set_index("account_id")
+        assert mine["score"].to_numpy() == pytest.approx(one.loc[mine.index, "score"].to_numpy(), nan_ok=True)
+    last = hist[hist["date"] == AS_OF].set_index("account_id")
+    assert last.loc["mid", "colour"] == "red" and last.loc["mid", "computed_colour"] == "amber"
+
+
+def test_history_dates():
+    assert health.history_dates("2026-06-01", "2026-06-30", "D")[0] == pd.Timestamp("2026-06-01")
+    assert len(health.history_dates("2026-04-01", "2026-06-30", "W")) == 13
+    assert health.history_dates("2026-04-15", "2026-06-30", "M") == list(
+        pd.to_datetime(["2026-04-30", "2026-05-31", "2026-06-30"]))
+    with pytest.raises(BadInput):
+        health.history_dates("2026-07-01", "2026-06-30")
+
+
+def test_drivers_sum_to_change_and_waterfall(world, table):
+    drv = health.drivers(world, AS_OF).set_index("account_id")
+    contrib = drv[[f"contribution_{d}" for d in DIMENSIONS]].sum(axis=1)
+    ok = drv["change"].notna()
+    assert contrib[ok].to_numpy() == pytest.approx(drv.loc[ok, "change"].to_numpy())
+    assert drv.loc["mid", "change"] == pytest.approx(table.loc["mid", "change_7d"])
+    # "new" (signed 06-29) was not live 7 days before
+    assert math.isnan(table.loc["new", "change_7d"]) and math.isnan(drv.loc["new", "change"])
+    wf = health.waterfall(drv.reset_index(), "mid")
+    assert wf["step"].tolist() == ["score before", *DIMENSIONS, "score now"]
+    assert wf["end"].iloc[-2] == pytest.approx(wf["points"].iloc[-1])
+
+
+def test_drivers_by_hand(tmp_path):
+    """Only sentiment changes between 06-23 and 06-30: a detractor answers on 06-25.
+
+    Before: one nps 10 on 06-01 -> sentiment 1. After: nps 10 (age 29 days, weight 2^(-29/90))
+    and nps 0 (age 5, weight 2^(-5/90)) -> sentiment = w29 / (w29 + w5).
+    Other dimensions: adoption 1 both days (steady usage), no other tables.
+    """
+    acc = [{"account_id": "a", "contracted_modules": 1}]
+    t = dict(usage=usage_rows("a", days("2026-05-01", "2026-06-30"), ("X",), 1, 3),
+             surveys=[dict(response_id="1", account_id="a", kind="nps", score=10, responded_at="2026-06-01"),
+                      dict(response_id="2", account_id="a", kind="nps", score=0, responded_at="2026-06-25")],
+             milestones=[dict(account_id="a", milestone="first_value", reached_at="2026-01-10")])
+    ws = open_data(write_world(tmp_path / "w", acc, **t))
+    try:
+        drv = health.drivers(ws, AS_OF).set_index("account_id").loc["a"]
+    finally:
+        ws.close()
+    w29, w5 = 2 ** (-29 / 90), 2 ** (-5 / 90)
+    sent = w29 / (w29 + w5)
+    # weights present: adoption 30, sentiment 15, outcomes 20 (first value reached) -> coverage 0.65
+    assert drv["score_before"] == pytest.approx(100.0)
+    assert drv["contribution_sentiment"] == pytest.approx(100 * 15 / 65 * (sent - 1))
+    assert drv["contribution_adoption"] == pytest.approx(0) and drv["contribution_outcomes"] == pytest.approx(0)
+    assert drv["change"] == pytest.approx(100 * 15 / 65 * (sent - 1))
+
+
+# ---------------------------------------------------------------------------- calibration map
+def test_renewal_probability_from_calibration_map(tmp_path, world, table):
+    probs = [round(1 - s / 100, 4) for s in range(101)]           # churn 1.0 at score 0 .. 0.0 at 100
+    path = tmp_path / "cal.yaml"
+    path.write_text("weights: {adoption: 30, engagement: 20, sentiment: 15, outcomes: 20, relationship: 15}\n"
+                    "thresholds: {green: 80, amber: 60}\n"
+                    f"calibration: {{horizon_days: 90, churn_probability: {json.dumps(probs)}}}\n")
+    t = health.health_table(world, AS_OF, weights=str(path)).set_index("account_id")
+    s = t.loc["mid", "score"]                                         # 62.15 -> index 62
+    assert t.loc["mid", "renewal_probability"] == pytest.approx(1 - probs[62])
+    assert s == pytest.approx(table.loc["mid", "score"])
+    assert t.loc["thrive", "renewal_probability"] == pytest.approx(1.0)
+    cols = t.reset_index().columns.tolist()                           # SPEC's columns stay first
+    assert cols.index("renewal_probability") == cols.index("change_7d") + 1
+    w = load_weights(path)
+    assert health.renewal_probability([62.5, 62.49], w) == pytest.approx([1 - probs[63], 1 - probs[62]])
+
+
+def test_bad_calibration_map_refused(tmp_path):
+    path = tmp_path / "cal.yaml"
+    path.write_text("weights: {adoption: 30, engagement: 20, sentiment: 15, outcomes: 20, relationship: 15}\n"
+                    "thresholds: {green: 80, amber: 60}\ncalibration: {horizon_days: 90, churn_probability: [0.5]}\n")
+    with pytest.raises(BadInput, match="101"):
+        health.renewal_probability([50.0], load_weights(path))
+
+
+# ---------------------------------------------------------------------------- command line
+@pytest.fixture(scope="module")
+def world_dir(tmp_path_factory):
+    return write_world(tmp_path_factory.mktemp("cli") / "w", ACCOUNTS, **base_tables())
+
+
+def test_cli_csv(world_dir, capsys):
+    assert main(["health", "--data", str(world_dir), "--as-of", "2026-06-30", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    df = pd.read_csv(pd.io.common.StringIO(out))
+    spec = ["account_id", "name", "segment", "csm", "arr", "score", "computed_colour", "colour",
+            "override_reason", "adoption", "engagement", "sentiment", "outcomes", "relationship", "coverage",
+            "lowest_dimension", "change_7d"]
+    assert df.columns[:len(spec)].tolist() == spec
+    assert len(df) == 5 and df["account_id"].is_unique
+    mid = df.set_index("account_id").loc["mid"]
+    assert mid["colour"] == "red" and mid["override_reason"] == "Champion left"
+
+
+def test_cli_json_and_table(world_dir, capsys):
+    assert main(["health", "--data", str(world_dir), "--as-of", "2026-06-30", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["account_id"] for r in rows} == {"thrive", "mid", "silent", "new", "leaving"}
+    assert all(r["next_review"] is None or len(r["next_review"]) == 10 for r in rows)
+    assert main(["health", "--data", str(world_dir), "--as-of", "2026-06-30"]) == 0
+    assert "weights v1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text, message", [
+    ("weights: {adoption: 30, engagement: 20, sentiment: 15, outcomes: 20, relationship: 10}\n"
+     "thresholds: {green: 80, amber: 60}\n", "sum to 100"),
+    ("weights: {adoption: -10, engagement: 40, sentiment: 15, outcomes: 40, relationship: 15}\n"
+     "thresholds: {green: 80, amber: 60}\n", ">= 0"),
+    ("weights: {adoption: 30.5, engagement: 19.5, sentiment: 15, outcomes: 20, relationship: 15}\n"
+     "thresholds: {green: 80, amber: 60}\n", "whole number"),
+    ("weights: {adoption: 30, engagement: 20, sentiment: 15, outcomes: 20, relationship: 15}\n"
+     "thresholds: {green: 60, amber: 80}\n", "amber < green"),
+    ("weights: {adoption: 30, engagement: 20, sentiment: 15, outcomes: 20, relationship: 15}\n"
+     "thresholds: {green: 120, amber: 60}\n", "<= 100"),
+    ("weights: [1, 2]\n", "mapping"),
+    ("weights: {adoption: 30, engagement: 20, sentiment: 15, outcomes: 20, relationship: 15}\n"
+     "thresholds: {green: 80, amber: 60}\ncalibration: {churn_probability: [0.1, 0.2]}\n", "101"),
+])
+def test_cli_bad_weights_exit_2(tmp_path, world_dir, capsys, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    assert main(["health", "--data", str(world_dir), "--weights", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "bad.yaml" in err and "Traceback" not in err
+
+
+def test_cli_missing_weights_file_exit_2(world_dir, capsys):
+    assert main(["health", "--data", str(world_dir), "--weights", "/nonexistent/w.yaml"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- the sample world
+def test_sample_world(sample_ws):
+    t = health.health_table(sample_ws)
+    assert t["account_id"].is_unique and len(t) > 100
+    assert t["colour"].nunique() >= 2                                  # not all one colour
+    assert t["score"].between(0, 100).all() and t["coverage"].between(0, 1).all()
+    x = t[list(DIMENSIONS)].to_numpy(dtype=float)
+    assert np.nanmin(x) >= 0 and np.nanmax(x) <= 1
+    scen = sample_ws.sql("SELECT account_id, scenario FROM raw_accounts")
+    m = t.merge(scen, on="account_id")
+    declining, healthy = m[m["scenario"] == "declining"], m[m["scenario"] == "healthy"]
+    assert len(declining) >= 3 and len(healthy) >= 30
+    # the declining story shows: lower scores, more amber/red, and the decline pattern
+    assert declining["score"].mean() < healthy["score"].mean()
+    not_green = lambda df: df["computed_colour"].isin(["amber", "red"]).mean()  # noqa: E731
+    assert not_green(declining) > not_green(healthy)
+    assert declining["decline_pattern"].mean() > 0.5 > healthy["decline_pattern"].mean()
+
+
+def test_ratio_to_benchmark_curve():
+    """0 at or below 0.4 x benchmark, 1 at the benchmark and above, linear between; a benchmark of
+    0 (nobody in the cohort used the product) gives 1 to any use and 0 to none."""
+    value = np.array([0.0, 2.0, 4.0, 7.0, 10.0, 30.0, 3.0, 0.0])
+    bench = np.array([10, 10, 10, 10, 10, 10, 0, 0], dtype=float)
+    got = health._ratio_to_benchmark(value, bench, 0.4, 1.0)
+    assert got == pytest.approx([0, 0, 0, 0.5, 1, 1, 1, 0])
