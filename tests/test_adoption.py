@@ -110,6 +110,21 @@ def test_usage_windows_edges(world):
     assert per.loc["a3", "actions"] == 0
 
 
+def test_usage_windows_both_sets_in_one_query(world):
+    eng = CountingEngine(get_engine(world))
+    ends = pd.DataFrame({"account_id": ["a1", "a3", "a2"],
+                         "window_end": [pd.Timestamp("2026-03-03"), D1, D1]})
+    both = usage_windows(eng, dates=[D1, D0], ends=ends, accounts=["a1", "a2", "a3", "a4"])
+    assert eng.calls == ["window_stats_mixed"]
+    apart = pd.concat([usage_windows(eng, dates=[D1, D0], accounts=["a1", "a2", "a3", "a4"]),
+                       usage_windows(eng, ends=ends)]).drop_duplicates(["account_id", "window_end"])
+    key = ["account_id", "window_end"]
+    pd.testing.assert_frame_equal(both.sort_values(key).reset_index(drop=True),
+                                  apart.sort_values(key).reset_index(drop=True))
+    # 4 accounts x 2 dates, plus a1's own window ending 03-03 (a3 and a2 on 03-31 are already there)
+    assert len(both) == 9
+
+
 def test_adoption_signals_by_hand(world, min2):
     eng = CountingEngine(get_engine(world))
     sig = adoption_signals(world, eng, [D1, D0])

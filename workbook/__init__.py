@@ -25,6 +25,9 @@ _LAZY = {
     # customer health (docs/health.md)
     "health_table": "health", "dimension_scores": "health", "health_history": ("health", "history"),
     "health_drivers": ("health", "drivers"), "waterfall": "health", "risk_signals": "signals",
+    # reports (docs/report-guide.md)
+    "render_report": ("report", "render"), "cycle_from_params": "post_cycle",
+    "analyse_cycle": ("post_cycle", "analyse"),
 }
 __all__ += list(_LAZY)
 

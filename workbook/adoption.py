@@ -42,9 +42,15 @@ def usage_windows(engine, *, dates: Iterable | None = None, ends: pd.DataFrame |
     With ``dates``, only accounts with usage rows in a window appear unless ``accounts`` is
     given, in which case every account × date appears and no usage is a real zero. With
     ``ends``, every input row appears (zeros where there was no use).
+
+    Give both ``dates`` and ``ends`` to get both sets from ONE pass over usage (the KPI report
+    does): the result is the two sets stacked, one row per distinct (account, window_end); the
+    ``dates`` part then holds the accounts with use (or every account of ``accounts``).
     """
-    if (dates is None) == (ends is None):
-        raise ValueError("give exactly one of dates= or ends=")
+    if dates is None and ends is None:
+        raise ValueError("give dates=, ends= or both")
+    if dates is not None and ends is not None:
+        return _mixed_windows(engine, dates, ends, days, accounts)
     if dates is not None:
         end_list = sorted({pd.Timestamp(d).normalize() for d in dates})
         if not end_list:
@@ -72,6 +78,35 @@ def usage_windows(engine, *, dates: Iterable | None = None, ends: pd.DataFrame |
         out[col] = pd.to_numeric(out[col]).fillna(0).astype("int64")
     out["account_id"] = out["account_id"].astype("string")
     return out.reset_index(drop=True)
+
+
+def _mixed_windows(engine, dates, ends: pd.DataFrame, days: int, accounts) -> pd.DataFrame:
+    """``usage_windows`` with both ``dates`` and ``ends``: one ``window_stats_mixed`` query."""
+    end_list = sorted({pd.Timestamp(d).normalize() for d in dates})
+    ends = ends[["account_id", "window_end"]].dropna().drop_duplicates().copy()
+    ends["window_end"] = pd.to_datetime(ends["window_end"]).dt.normalize()
+    if not end_list:
+        return usage_windows(engine, ends=ends, days=days)
+    if ends.empty:
+        return usage_windows(engine, dates=end_list, days=days, accounts=accounts)
+    cal = _calendar(pd.Series(end_list), days)
+    rep = ends.loc[ends.index.repeat(days)].reset_index(drop=True)
+    rep["day"] = rep["window_end"] - pd.to_timedelta(list(range(days)) * len(ends), unit="D")
+    out = engine.run("window_stats_mixed", frames={"cal": cal, "win": rep},
+                     start=min(cal["day"].min(), rep["day"].min()), end=max(cal["day"].max(), rep["day"].max()))
+    out["window_end"] = pd.to_datetime(out["window_end"])
+    per = pd.to_numeric(out.pop("per_account")).to_numpy() == 1
+    common = out[~per]
+    if accounts is not None:
+        grid = pd.MultiIndex.from_product([list(accounts), end_list], names=["account_id", "window_end"])
+        common = common.set_index(["account_id", "window_end"]).reindex(grid).reset_index()
+    own = ends.merge(out[per], on=["account_id", "window_end"], how="left")
+    out = pd.concat([common, own], ignore_index=True)
+    for col in MEASURES:
+        out[col] = pd.to_numeric(out[col]).fillna(0).astype("int64")
+    out["account_id"] = out["account_id"].astype("string")
+    # an (account, end) in both sets has the same window, hence the same measures
+    return out.drop_duplicates(["account_id", "window_end"]).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------- adoption signals
@@ -128,7 +163,7 @@ def tenure_band(days_since_signed, settings: AdoptionSettings | None = None) -> 
     return pd.Series(np.asarray(cfg.band_labels, dtype=object)[idx], dtype="string")
 
 
-def adoption_signals(ws, engine, dates) -> pd.DataFrame:
+def adoption_signals(ws, engine, dates, *, windows: pd.DataFrame | None = None) -> pd.DataFrame:
     """Adoption in four dimensions per account and date, against the cohort benchmark.
 
     One row per (``account_id``, ``date``) for every account signed on or before ``date`` and not
@@ -151,11 +186,10 @@ def adoption_signals(ws, engine, dates) -> pd.DataFrame:
     every account using the product that date; when nobody used it, the benchmark is 0
     (``bench_basis`` ``none``). No usage is a real zero, never a gap. The window length, bands,
     minimum cohort and tolerance come from ``params/targets.yaml`` (``adoption:``).
-    ``engine=None`` uses DuckDB.
+    ``engine=None`` uses DuckDB. ``windows``: the :func:`usage_windows` rows of these dates
+    (``window_days`` long) when the caller already has them (no usage query runs then).
     """
-    from .engines import get_engine
     cfg = adoption_settings()
-    engine = engine if engine is not None else get_engine(ws)
     ends = sorted({pd.Timestamp(d).normalize() for d in dates})
     cols = ["account_id", "date", "segment", "tenure_band", *DIMENSIONS,
             *(f"bench_{d}" for d in DIMENSIONS), *(f"flag_{d}" for d in DIMENSIONS), "bench_basis"]
@@ -165,8 +199,8 @@ def adoption_signals(ws, engine, dates) -> pd.DataFrame:
     grid = _live_grid(acc, ends)
     if grid.empty:
         return _empty(cols)
-    win = usage_windows(engine, dates=ends, days=cfg.window_days)
-    win = win.rename(columns={"window_end": "date"})
+    win = windows if windows is not None else _windows_for(ws, engine, ends, cfg.window_days)
+    win = win[["account_id", "window_end", *MEASURES]].rename(columns={"window_end": "date"})
     grid = grid.merge(win, on=["account_id", "date"], how="left")
     for col in MEASURES:
         grid[col] = grid[col].fillna(0).astype("int64")
@@ -180,6 +214,17 @@ def adoption_signals(ws, engine, dates) -> pd.DataFrame:
     grid["stakeholders"] = grid["peak_users"].astype("int64")
     grid = _benchmark(grid, cfg)
     return grid[cols].sort_values(["date", "account_id"], kind="stable").reset_index(drop=True)
+
+
+def _windows_for(ws, engine, ends: list[pd.Timestamp], days: int) -> pd.DataFrame:
+    from .engines import get_engine
+    if engine is not None:
+        return usage_windows(engine, dates=ends, days=days)
+    own = get_engine(ws)
+    try:
+        return usage_windows(own, dates=ends, days=days)
+    finally:
+        own.close()
 
 
 def _empty(cols: list[str]) -> pd.DataFrame:
