@@ -41,7 +41,7 @@ browser:
 report: $(VENV)/.installed sample
 	$(BIN)/workbook validate --data $(SAMPLE)
 	$(BIN)/workbook kpis --data $(SAMPLE)
-	$(BIN)/workbook report weekly --data $(SAMPLE)
+	@html=$$($(BIN)/workbook report weekly --data $(SAMPLE)) && echo "weekly report: $$html"
 
 test: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest

@@ -271,3 +271,286 @@ def text_colour_on(background: str) -> str:
 
 __all__ = ["PALETTE", "COLOUR_ORDER", "Chart", "setup", "show", "trend", "colour_counts", "on_target",
            "new_figure", "image_bundle", "contrast_ratio", "text_colour_on"]
+
+
+# --------------------------------------------------------------------------------------------
+# Report charts (issue 6): small multiples of KPI trends, distributions, calibration and cycles.
+# Each returns a Chart whose alt text is generated from the data it draws.
+
+
+def _draw_trend_panel(ax, data: pd.DataFrame, x: str, y: str, *, title: str, target, better: str,
+                      kind: str | None) -> str:
+    """One KPI trend on ``ax`` (line, dashed target, latest point coloured by status); returns its alt text."""
+    ax.set_title(title, fontsize=11)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    data = data[[x, y]].dropna(subset=[y]).sort_values(x)
+    if data.empty:
+        ax.text(0.5, 0.5, "No data", ha="center", va="center", transform=ax.transAxes,
+                color=PALETTE["neutral"], fontsize=13)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return f"{title}: no data."
+    values = data[y].astype(float)
+    ax.plot(data[x], values, color=PALETTE["primary"], marker="o", markersize=3.5, linewidth=1.8)
+    last_x, last_y = data[x].iloc[-1], float(values.iloc[-1])
+    status = on_target(last_y, target, better)
+    if target is not None and not _missing(target):
+        ax.axhline(float(target), color=PALETTE["target"], linestyle="--", linewidth=1.2)
+        ax.annotate(f"target {_fmt(target, kind)}", xy=(0.0, float(target)), xycoords=("axes fraction", "data"),
+                    xytext=(2, 3), textcoords="offset points", fontsize=8.5, color=PALETTE["target"])
+    colour = PALETTE["neutral"] if status is None else PALETTE["green" if status else "red"]
+    ax.scatter([last_x], [last_y], s=60, color=colour, zorder=5, edgecolor="white", linewidth=1.2)
+    ax.annotate(_fmt(last_y, kind), (last_x, last_y), textcoords="offset points", xytext=(-6, 7),
+                ha="right", fontweight="bold", fontsize=9.5,
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
+    formatter = _axis_formatter(kind)
+    if formatter is not None:
+        ax.yaxis.set_major_formatter(formatter)
+    ax.tick_params(axis="both", labelsize=8.5)
+    for label in ax.get_xticklabels():
+        label.set_rotation(0)
+    import matplotlib.dates as mdates
+    if pd.api.types.is_datetime64_any_dtype(data[x]):
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=5))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %y"))
+    text = (f"{title}: {len(data)} points from {_label(data[x].iloc[0])} to {_label(data[x].iloc[-1])}, "
+            f"latest {_fmt(last_y, kind)}, range {_fmt(values.min(), kind)} to {_fmt(values.max(), kind)}")
+    if target is not None and not _missing(target):
+        text += f", target {_fmt(target, kind)} ({better} is better): {'on' if status else 'off'} target"
+    return text + "."
+
+
+def trend_grid(panels, *, ncols: int = 2, title: str | None = None, panel_height: float = 2.6) -> Chart:
+    """Several KPI trends as small multiples, each with its dashed target line.
+
+    ``panels`` is a list of mappings with ``data`` (a DataFrame), ``x``, ``y``, ``title`` and
+    optional ``target``, ``better`` (default higher) and ``kind`` (a :func:`workbook.tables.fmt`
+    kind for the axis and labels). The latest point is green on target, red off target. Returns a
+    :class:`Chart` whose alt text describes every panel.
+    """
+    panels = list(panels)
+    ncols = max(1, min(ncols, len(panels) or 1))
+    nrows = max(1, -(-len(panels) // ncols))
+    fig = Figure(figsize=(FIGSIZE[0], panel_height * nrows + (0.4 if title else 0.0)), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    texts = []
+    for ax, panel in zip(axes.flat, panels):
+        texts.append(_draw_trend_panel(ax, panel["data"], panel["x"], panel["y"], title=panel["title"],
+                                       target=panel.get("target"), better=panel.get("better", "higher"),
+                                       kind=panel.get("kind")))
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title, fontweight="bold", x=0.01, ha="left")
+    intro = f"{title}. " if title else ""
+    return Chart(fig, f"{intro}Line charts, {len(panels)} panels. " + " ".join(texts))
+
+
+def bars(values, *, title: str, xlabel: str = "accounts", kind: str | None = "int",
+         colours: Mapping[str, str] | None = None) -> Chart:
+    """Horizontal bars of ``values`` (a mapping or Series label → number), in the given order, each
+    labelled with its value. ``colours`` maps a label to a palette key (default: the data colour)."""
+    series = pd.Series(dict(values) if isinstance(values, Mapping) else values, dtype="float64").fillna(0)
+    fig, ax = new_figure((FIGSIZE[0], 0.45 * max(len(series), 1) + 1.2))
+    ax.set_title(title)
+    positions = list(range(len(series)))[::-1]
+    palette = [PALETTE.get((colours or {}).get(str(k), "primary"), PALETTE["primary"]) for k in series.index]
+    ax.barh(positions, series.to_numpy(), color=palette, height=0.6)
+    ax.set_yticks(positions, [str(k) for k in series.index])
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", visible=False)
+    top = max(float(series.max()) if len(series) else 0.0, 1.0)
+    for pos, value in zip(positions, series.to_numpy()):
+        ax.text(value + top * 0.01, pos, _fmt(value, kind), va="center", ha="left")
+    ax.set_xlim(0, top * 1.15)
+    listed = "; ".join(f"{k}: {_fmt(v, kind)}" for k, v in series.items()) or "no data"
+    return Chart(fig, f"Bar chart: {title}. {listed}.")
+
+
+def histogram(values, *, title: str, xlabel: str, bins: int = 20, marks: Mapping[str, float] | None = None) -> Chart:
+    """A histogram of ``values`` (numbers; missing ones ignored) with labelled vertical ``marks``."""
+    data = pd.Series(values, dtype="float64").dropna()
+    fig, ax = new_figure((FIGSIZE[0], 3.2))
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("accounts")
+    if data.empty:
+        ax.text(0.5, 0.5, "No data", ha="center", va="center", transform=ax.transAxes,
+                color=PALETTE["neutral"], fontsize=14)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return Chart(fig, f"Histogram: {title}. No data.")
+    ax.hist(data.to_numpy(), bins=bins, color=PALETTE["primary"], edgecolor="white")
+    for i, (label, x) in enumerate((marks or {}).items()):   # labels stepped down so close marks stay legible
+        ax.axvline(float(x), color=PALETTE["target"], linestyle="--", linewidth=1.2)
+        ax.annotate(label, xy=(float(x), 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12 - 12 * i),
+                    textcoords="offset points", fontsize=9,
+                    bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
+    alt = (f"Histogram: {title}. {len(data):,} accounts; median {data.median():.0f}, "
+           f"range {data.min():.0f} to {data.max():.0f} {xlabel}.")
+    if marks:
+        alt += " Marks: " + ", ".join(f"{k} at {float(v):.0f}" for k, v in marks.items()) + "."
+    return Chart(fig, alt)
+
+
+def reliability(df: pd.DataFrame, *, title: str = "Reliability: predicted vs observed churn") -> Chart:
+    """A reliability diagram from ``model, mean_predicted, observed_rate, n`` rows (one per bin and
+    model; empty bins skipped): points on the diagonal are perfectly calibrated."""
+    data = df[df["n"] > 0].dropna(subset=["mean_predicted", "observed_rate"])
+    fig, ax = new_figure((6.5, 5.0))
+    ax.set_title(title)
+    top = max(0.05, float(data[["mean_predicted", "observed_rate"]].max().max()) * 1.1) if len(data) else 1.0
+    ax.plot([0, top], [0, top], color=PALETTE["target"], linestyle="--", linewidth=1.2, label="perfect calibration")
+    markers = ["o", "s", "^", "D"]
+    colours = ["#555555", PALETTE["primary"], PALETTE["amber"], PALETTE["red"]]   # current, proposed, ...
+    texts = []
+    biggest = max(float(data["n"].max()) if len(data) else 1.0, 1.0)
+    for i, (model, g) in enumerate(data.groupby("model", sort=False)):
+        g = g.sort_values("mean_predicted")
+        ax.plot(g["mean_predicted"], g["observed_rate"], color=colours[i % 4], linewidth=1.2, alpha=0.6)
+        # point area grows with the rows in the bin: a bin of 1 row must not look like evidence
+        sizes = 12 + 200 * (g["n"].to_numpy(dtype=float) / biggest) ** 0.5
+        ax.scatter(g["mean_predicted"], g["observed_rate"], s=sizes, marker=markers[i % 4], color=colours[i % 4],
+                   edgecolor="white", linewidth=0.8, alpha=0.85, label=f"{model} (area: rows in the bin)", zorder=3)
+        pts = ", ".join(f"{p:.0%}→{o:.0%} (n={int(n):,})" for p, o, n in
+                        zip(g["mean_predicted"], g["observed_rate"], g["n"]))
+        texts.append(f"{model}: {pts}")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel("predicted churn probability (bin mean)")
+    ax.set_ylabel("observed churn rate")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.0%}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.0%}"))
+    legend = ax.legend(loc="upper left", fontsize=9)
+    for handle in legend.legend_handles[1:]:      # legend markers at one size, whatever the bins hold
+        handle.set_sizes([40])
+    return Chart(fig, f"Reliability diagram: {title}. Predicted → observed per bin. " + "; ".join(texts) + ".")
+
+
+def band_rates(bands: pd.DataFrame, *, title: str = "Churn rate by colour band") -> Chart:
+    """Grouped bars: churn rate per colour band for each weights set (``weights`` + ``thresholds``),
+    with the 95% interval (``ci_low``/``ci_high``) as error bars and the rate written on each bar."""
+    data = bands.copy()
+    data["set"] = data["weights"].astype(str) + " " + data["thresholds"].astype(str)
+    sets = list(dict.fromkeys(data["set"]))
+    fig, ax = new_figure((FIGSIZE[0], 3.8))
+    ax.set_title(title)
+    width = 0.8 / max(len(sets), 1)
+    hatches = ["", "//", ".."]
+    texts = []
+    for j, name in enumerate(sets):
+        g = data[data["set"] == name].set_index("colour").reindex(list(COLOUR_ORDER))
+        xs = [i + (j - (len(sets) - 1) / 2) * width for i in range(len(COLOUR_ORDER))]
+        rates = g["churn_rate"].to_numpy(dtype=float)
+        low = rates - g["ci_low"].to_numpy(dtype=float)
+        high = g["ci_high"].to_numpy(dtype=float) - rates
+        ax.bar(xs, rates, width=width * 0.92, color=[PALETTE[c] for c in COLOUR_ORDER], hatch=hatches[j % 3],
+               edgecolor="#333333", linewidth=0.6, yerr=[low, high], capsize=3, label=name)
+        for x, r in zip(xs, rates):
+            if r == r:  # not NaN: the band has rows
+                ax.annotate(f"{r:.0%}", (x, r), textcoords="offset points", xytext=(0, 3), ha="center",
+                            fontsize=8.5)
+        texts.append(f"{name}: " + ", ".join(f"{c} {r:.1%} (n={int(n):,})" for c, r, n in
+                                             zip(COLOUR_ORDER, rates, g["n"].fillna(0).to_numpy()) if r == r))
+    ax.set_xticks(range(len(COLOUR_ORDER)), list(COLOUR_ORDER))
+    ax.set_ylabel("churned within the horizon")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.0%}"))
+    from matplotlib.patches import Patch
+    handles = [Patch(facecolor="white", edgecolor="#333333", hatch=hatches[j % 3], label=name)
+               for j, name in enumerate(sets)]
+    ax.legend(handles=handles, loc="upper right", fontsize=8.5, title="weights, thresholds", title_fontsize=8.5)
+    ax.grid(axis="x", visible=False)
+    return Chart(fig, f"Grouped bar chart: {title}, test rows, 95% intervals. " + "; ".join(texts) + ".")
+
+
+def psi_bars(drift: pd.DataFrame, *, watch: float, recalibrate: float,
+             title: str = "Drift since training (population stability index)") -> Chart:
+    """Horizontal bars of PSI per dimension (``dimension``, ``psi``, ``status``), coloured green
+    (stable), amber (watch) or red (recalibrate), with dashed lines at the two thresholds."""
+    data = drift.reset_index(drop=True)
+    status_colour = {"stable": "green", "watch": "amber", "recalibrate": "red"}
+    fig, ax = new_figure((FIGSIZE[0], 0.45 * max(len(data), 1) + 1.4))
+    ax.set_title(title)
+    positions = list(range(len(data)))[::-1]
+    ax.barh(positions, data["psi"].to_numpy(float), height=0.6,
+            color=[PALETTE[status_colour.get(str(s), "neutral")] for s in data["status"]])
+    ax.set_yticks(positions, data["dimension"].astype(str).tolist())
+    for x, label in ((watch, "watch"), (recalibrate, "recalibrate")):
+        ax.axvline(x, color=PALETTE["target"], linestyle="--", linewidth=1.1)
+        ax.annotate(f"{label} {x:g}", xy=(x, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -11),
+                    textcoords="offset points", fontsize=8.5)
+    top = max(float(data["psi"].max()) if len(data) else 0.0, recalibrate) * 1.25
+    for pos, (value, status) in zip(positions, zip(data["psi"], data["status"])):
+        ax.text(value + top * 0.01, pos, f"{value:.3f} {status}", va="center", fontsize=9)
+    ax.set_xlim(0, top)
+    ax.set_xlabel("PSI")
+    ax.grid(axis="y", visible=False)
+    listed = "; ".join(f"{d}: {p:.3f} ({s})" for d, p, s in zip(data["dimension"], data["psi"], data["status"]))
+    return Chart(fig, f"Bar chart: {title}; watch above {watch:g}, recalibrate above {recalibrate:g}. {listed}.")
+
+
+def cycle_chart(*, label: str, kind: str | None, diff_kind: str | None, better: str, baseline: float | None,
+                cycle: float | None, baseline_n: int, cycle_n: int, difference: float | None,
+                low: float | None, high: float | None, target: float | None = None, confidence: float = 0.95) -> Chart:
+    """Two panels: the metric in the baseline and in the cycle (bars with member counts and the
+    target line), and the change with its bootstrap interval against the zero line, the better side
+    shaded green."""
+    fig = Figure(figsize=(FIGSIZE[0], 3.4), layout="constrained")
+    left, right = fig.subplots(1, 2, width_ratios=[1, 1.3])
+    left.set_title(label, fontsize=11)
+    vals = [baseline, cycle]
+    xs = [0, 1]
+    heights = [0.0 if v is None else float(v) for v in vals]
+    left.bar(xs, heights, color=[PALETTE["neutral"], PALETTE["primary"]], width=0.6)
+    left.set_xticks(xs, [f"baseline\n(n={baseline_n:,})", f"cycle\n(n={cycle_n:,})"])
+    for x, v in zip(xs, vals):
+        left.annotate("no data" if v is None else _fmt(v, kind), (x, 0.0 if v is None else float(v)),
+                      textcoords="offset points", xytext=(0, 3), ha="center", fontweight="bold")
+    if target is not None:
+        left.axhline(float(target), color=PALETTE["target"], linestyle="--", linewidth=1.2)
+        left.annotate(f"target {_fmt(target, kind)}", xy=(1.0, float(target)), xycoords=("axes fraction", "data"),
+                      xytext=(-3, 3), textcoords="offset points", ha="right", fontsize=8.5)
+    formatter = _axis_formatter(kind)
+    if formatter is not None:
+        left.yaxis.set_major_formatter(formatter)
+    left.grid(axis="x", visible=False)
+    pct = f"{round(100 * confidence)}%"
+    right.set_title(f"Change, cycle − baseline, with {pct} interval", fontsize=11)
+    right.axvline(0, color=PALETTE["target"], linewidth=1.2)
+    if difference is None or low is None or high is None:
+        right.text(0.5, 0.5, "No data", ha="center", va="center", transform=right.transAxes,
+                   color=PALETTE["neutral"], fontsize=13)
+        right.set_yticks([])
+        alt_change = "The change has no interval: a window has no data."
+    else:
+        span = max(abs(low), abs(high), abs(difference), 1e-9) * 1.4
+        lo_x, hi_x = -span, span
+        right.set_xlim(lo_x, hi_x)
+        good = (0, hi_x) if better == "higher" else (lo_x, 0)
+        right.axvspan(*good, color=PALETTE["green"], alpha=0.12)
+        right.annotate(f"better ({better})", xy=(0.98 if better == "higher" else 0.02, 0.92), xycoords="axes fraction",
+                       ha="right" if better == "higher" else "left", fontsize=9, color="#00573F")
+        right.errorbar([difference], [0], xerr=[[difference - low], [high - difference]], fmt="o",
+                       color=PALETTE["primary"], capsize=6, markersize=8, linewidth=2)
+        right.annotate(f"{_fmt(difference, diff_kind)}\n[{_fmt(low, diff_kind)}, {_fmt(high, diff_kind)}]",
+                       (difference, 0), textcoords="offset points", xytext=(0, 12), ha="center", fontsize=9.5)
+        right.set_yticks([])
+        right.set_ylim(-1, 1.2)
+        from matplotlib.ticker import MaxNLocator
+        right.xaxis.set_major_locator(MaxNLocator(nbins=4, symmetric=True))
+        right.tick_params(axis="x", labelsize=8.5)
+        dformatter = _axis_formatter(diff_kind)
+        if dformatter is not None:
+            right.xaxis.set_major_formatter(dformatter)
+        alt_change = (f"Change {_fmt(difference, diff_kind)}, {pct} interval {_fmt(low, diff_kind)} to "
+                      f"{_fmt(high, diff_kind)}; {better} is better.")
+    base_text = _fmt(baseline, kind) if baseline is not None else "no data"
+    cycle_text = _fmt(cycle, kind) if cycle is not None else "no data"
+    alt = (f"Bar chart and interval plot: {label}. Baseline {base_text} (n={baseline_n:,}), "
+           f"cycle {cycle_text} (n={cycle_n:,})"
+           + (f", target {_fmt(target, kind)}" if target is not None else "") + f". {alt_change}")
+    return Chart(fig, alt)
+
+
+__all__ += ["trend_grid", "bars", "histogram", "reliability", "band_rates", "psi_bars", "cycle_chart"]

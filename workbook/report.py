@@ -208,6 +208,88 @@ def backfill_dates(start, end, step_days: int = 7) -> list[str]:
     return [(first + dt.timedelta(days=step_days * i)).isoformat() for i in range(count)]
 
 
+#: Environment variable naming the data source a report reads when its ``data`` parameter is None.
+DATA_ENV = "WORKBOOK_DATA"
+DEFAULT_DATA = "data/sample"
+
+
+def resolve_data(data=None) -> Path:
+    """The data source a report reads: ``data``, else ``$WORKBOOK_DATA``, else ``data/sample``.
+
+    A relative path is looked up under the current directory first, then under the repository
+    root (the parent of this package), so a notebook whose kernel runs in ``notebooks/``
+    (JupyterLab, nbval) finds ``data/sample``. Returns the path; it may not exist (opening it
+    then says so).
+    """
+    given = data if data not in (None, "") else (os.environ.get(DATA_ENV) or DEFAULT_DATA)
+    path = Path(os.fspath(given)).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    beside = _PACKAGE_ROOT / path
+    return beside if beside.exists() else path
+
+
+def cli(args) -> int:
+    """``workbook report NAME [--data SRC] [--as-of D] [-p KEY=VALUE ...] [--out DIR] [--from D --to D]
+    [--engine duckdb|spark]``.
+
+    Everything that can be checked before a kernel starts is: the report name, the parameters
+    (a key the notebook does not have is refused), the dates, and the data itself, which is
+    opened and validated here, so bad data exits 2 with nothing written and no kernel started.
+    Then it renders the report (or, with ``--from``/``--to``, one report per week in one kernel),
+    with progress lines on stderr, and prints the path of each HTML page written. A failed render
+    prints which cell failed and why, where the failed notebook is kept, and returns
+    ``ReportFailed.exit_code`` (2 when the notebook stopped on bad input, 1 otherwise).
+    """
+    import sys
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    parameters = dict(parse_parameter(p) for p in (getattr(args, "parameter", None) or []))
+    if getattr(args, "engine", None):
+        parameters["engine"] = args.engine
+    date_from, date_to = getattr(args, "date_from", None), getattr(args, "date_to", None)
+    if (date_from is None) != (date_to is None):
+        raise BadInput("arguments", "--from" if date_from is None else "--to",
+                       "a backfill needs both --from and --to")
+    if date_from is not None and args.as_of is not None:
+        raise BadInput("arguments", "--as-of", "a backfill (--from/--to) sets as_of for each report: leave --as-of out")
+    as_of = iso_date(args.as_of, "--as-of") if args.as_of is not None else None
+    out = args.out or "reports"
+    source = notebook_path(args.name)
+    merged = _merged_parameters(args.name, source, args.data, as_of, parameters)
+    _validate_data(args.name, merged.get("data"), progress)
+    try:
+        if date_from is not None:
+            results = backfill(args.name, date_from, date_to, data=args.data, parameters=parameters, out=out,
+                               progress=progress)
+        else:
+            results = [render(args.name, data=args.data, as_of=as_of, parameters=parameters, out=out,
+                              progress=progress)]
+    except ReportFailed as exc:
+        print(f"workbook: {exc}", file=sys.stderr)
+        return exc.exit_code
+    for result in results:
+        print(result.html)
+    return 0
+
+
+def _validate_data(name: str, data, progress: Progress | None) -> None:
+    """Open and validate the report's data source before any kernel starts (BadInput: exit 2)."""
+    from .workspace import open_data
+
+    path = resolve_data(data)
+    _say(progress, f"{name}: validating {path}")
+    ws = open_data(path)
+    try:
+        if ws.warnings:
+            _say(progress, f"{name}: {len(ws.warnings)} validation warning(s), listed in the report's data-quality "
+                           "section")
+    finally:
+        ws.close()
+
+
 def parse_parameter(text: str) -> tuple[str, Any]:
     """``"KEY=VALUE"`` from the command line as ``(key, value)``; VALUE is read as YAML.
 
@@ -415,7 +497,7 @@ def _read_notebook(path: Path):
 
 def _merged_parameters(name: str, source: Path, data, as_of: str | None, parameters) -> dict[str, Any]:
     merged: dict[str, Any] = {}
-    defaults = _params_dir() / f"{name}.yaml"
+    defaults = defaults_path(name)
     if defaults.is_file():
         merged.update(_read_yaml(defaults))
     merged.update(parameters or {})
@@ -432,6 +514,19 @@ def _merged_parameters(name: str, source: Path, data, as_of: str | None, paramet
         where = f"{source} has no parameter" + ("s " if len(unknown) > 1 else " ") + ", ".join(unknown)
         raise BadInput("arguments", "-p", f"{where} (its parameters: {', '.join(known) or 'none'})")
     return merged
+
+
+def defaults_path(name: str) -> Path:
+    """The file holding report ``name``'s default parameters.
+
+    ``params/<name>_report.yaml`` when it exists (for a report whose name is already taken by a
+    module's settings file: ``params/calibration.yaml`` holds the calibration settings, so the
+    calibration report's defaults are in ``params/calibration_report.yaml``), else
+    ``params/<name>.yaml``. Plain papermill takes the same file with ``-f``.
+    """
+    directory = _params_dir()
+    own = directory / f"{name}_report.yaml"
+    return own if own.is_file() else directory / f"{name}.yaml"
 
 
 def _params_dir() -> Path:
@@ -821,5 +916,5 @@ def _say(progress: Progress | None, line: str) -> None:
 
 
 __all__ = ["RECORD_MIME", "ReportFailed", "RenderResult", "audit_html", "backfill", "backfill_dates",
-           "iso_date", "notebook_parameters", "notebook_path", "parse_parameter", "read_record", "record",
-           "recorded_values", "refresh_index", "render"]
+           "cli", "defaults_path", "iso_date", "notebook_parameters", "notebook_path", "parse_parameter",
+           "read_record", "record", "recorded_values", "refresh_index", "render", "resolve_data"]

@@ -198,7 +198,8 @@ def html_table(df: pd.DataFrame, *, formats: Mapping[str, Kind] | None = None, s
             if column == status_col:
                 cells.append(f'<td class="wb-status">{_badge(value, key)}</td>')
             else:
-                cells.append(f"<td{_num_class(numeric[column])}>{_e(fmt(value, formats.get(column)))}</td>")
+                cls = _num_class(numeric[column]) or (' class="wb-date"' if formats.get(column) == "date" else "")
+                cells.append(f"<td{cls}>{_e(fmt(value, formats.get(column)))}</td>")
         out.append(f"<tr{row_class}>{''.join(cells)}</tr>")
     out.append("</tbody></table>")
     return HtmlFragment("".join(out))
@@ -227,6 +228,7 @@ def style_block() -> HtmlFragment:
         "text-align:left;vertical-align:top;}",
         f"{t} th{{font-weight:600;border-bottom:2px solid #999999;}}",
         f"{t} th.wb-num,{t} td.wb-num{{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;}}",
+        f"{t} td.wb-date{{white-space:nowrap;}}",
         ".wb-badge{display:inline-block;padding:0 0.55em;border-radius:0.7em;font-weight:600;"
         "white-space:nowrap;}",
     ]

@@ -1,0 +1,272 @@
+"""The five report notebooks end to end: ``workbook report NAME`` on a small world, the HTML it writes,
+failures, and a headless browser. (nbval runs every notebook with its defaults as part of the
+suite too: ``notebooks/`` is in ``testpaths``, see ``notebooks/conftest.py``.)
+
+Kernel starts are slow (2–4 s, more under load), so each report is rendered ONCE in a module
+fixture and every HTML check reads that render.
+
+The world is the session's 150-account sample world with ``<script>alert(1)</script>`` appended
+to every account name: whatever table a name reaches, it must arrive escaped.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+
+from workbook import cli, report
+from workbook.workspace import open_data
+
+from browser import open_page, require_chromium
+
+REPO = Path(__file__).resolve().parent.parent
+NAMES = ("weekly", "monthly", "post_cycle", "calibration", "dashboard")
+AS_OF = "2026-11-15"                     # the sample world's last day, and the post-cycle example's cycle_end
+SCRIPT = "<script>alert(1)</script>"
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+KPI_LABELS = ("Time to value", "Onboarding completion rate", "Adoption rate", "Activation rate", "Onboarding NPS",
+              "Readiness at handover", "First-90-day retention")
+IMAGES = {"weekly": 0, "monthly": 1, "post_cycle": 1, "calibration": 3, "dashboard": 4}
+REMOTE = re.compile(
+    r"""(?:\b(?:src|href|srcset|action|poster|data)\s*=\s*["']?\s*|url\(\s*["']?\s*|@import\s+["']?\s*)"""
+    r"""(?:https?:|ftp:)?//""", re.IGNORECASE)
+
+pytestmark = pytest.mark.slow
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    """``workbook ARGV`` in this process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def world(sample_dir, tmp_path_factory):
+    """A copy of the small sample world whose every account name ends with script markup."""
+    target = tmp_path_factory.mktemp("e2e") / "world"
+    shutil.copytree(sample_dir, target)
+    accounts = pd.read_csv(target / "accounts.csv", dtype=str, keep_default_na=False, na_filter=False)
+    accounts["name"] = accounts["name"] + " " + SCRIPT
+    accounts.to_csv(target / "accounts.csv", index=False)
+    return target
+
+
+@pytest.fixture(scope="module")
+def rendered(world, tmp_path_factory):
+    """Each report rendered once by ``workbook report NAME --data WORLD --out OUT``.
+
+    The five commands run at the same time, each in its own process (``python -m workbook.cli``,
+    i.e. ``workbook.cli.main``): a render is mostly a kernel start and imports, so running them
+    side by side cuts the wall time of this module. They write to different folders; the index
+    is rewritten atomically by each. The failure tests below call ``cli.main`` in this process.
+    """
+    out = tmp_path_factory.mktemp("reports")
+    procs = {name: subprocess.Popen([sys.executable, "-m", "workbook.cli", "report", name, "--data", str(world),
+                                     "--out", str(out)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
+             for name in NAMES}
+    runs = {}
+    for name, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 0, f"{name} failed:\n{stderr[-3000:]}"
+        html_path = Path(stdout.strip().splitlines()[-1])
+        runs[name] = {"html": html_path, "page": html_path.read_text(encoding="utf-8"), "stderr": stderr}
+    report.refresh_index(out)   # the last writer may have listed a report that was still running
+    return out, runs
+
+
+# ---------------------------------------------------------------------------- layout and index
+def test_layout_index_and_executed_notebooks(rendered, world):
+    out, runs = rendered
+    fingerprint = open_data(world).fingerprint()
+    index = (out / "index.html").read_text(encoding="utf-8")
+    for name in NAMES:
+        folder = out / name / AS_OF
+        assert runs[name]["html"] == folder / f"{name}.html"
+        executed = nbformat.read(folder / f"{name}.ipynb", as_version=4)
+        record = executed.metadata["workbook"]["record"]
+        assert record["as_of"] == AS_OF and record["fingerprint"] == fingerprint and record["weights_version"] == "v1"
+        assert f'href="{name}/{AS_OF}/{name}.html"' in index
+        assert not list((out / name).glob(".*")), "temp or staging files left behind"
+        # progress on stderr: validated before the kernel started, then cell by cell
+        lines = runs[name]["stderr"].splitlines()
+        assert lines[0] == f"{name}: validating {world}"
+        assert any(line.startswith(f"{name}: starting kernel") for line in lines)
+        assert any(re.match(rf"{name}: executing cell \d+/\d+", line) for line in lines)
+
+
+# ---------------------------------------------------------------------------- the pages
+@pytest.mark.parametrize("name", NAMES)
+def test_no_code_reaches_the_page(rendered, name):
+    page = rendered[1][name]["page"]
+    nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            for line in cell.source.splitlines():
+                if line.strip() and not line.strip().startswith("#"):
+                    assert line.strip() not in page, f"code reached the page: {line!r}"
+    assert "hl-ipython3" not in page and "jp-InputPrompt" not in page.split("</style>")[-1]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_self_contained_with_alt_text_on_every_image(rendered, name):
+    page = rendered[1][name]["page"]
+    assert report.audit_html(page) == []
+    assert not REMOTE.search(page)
+    images = re.findall(r"<img\b[^>]*>", page)
+    assert len(images) == IMAGES[name]
+    for tag in images:
+        alt = re.search(r'\balt="([^"]*)"', tag)
+        assert alt and len(alt.group(1).strip()) > 40, tag[:120]        # a description, not a placeholder
+        assert 'src="data:image/png;base64,' in tag
+    assert SCRIPT not in page
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "post_cycle"])   # the cycle names no account
+def test_account_names_arrive_escaped(rendered, name):
+    page = rendered[1][name]["page"]
+    assert ESCAPED in page
+    assert SCRIPT not in page
+
+
+def test_weekly_shows_the_seven_kpis_headline_risks_wins_asks(rendered):
+    page = rendered[1]["weekly"]["page"]
+    for label in KPI_LABELS:
+        assert f"<td>{label}</td>" in page
+    for heading in ("Headline", "The numbers", "Risks", "Wins", "Asks", "Data quality"):
+        assert f">{heading}<" in page or f">{heading}<a" in page
+    assert re.search(r'<p class="wb-headline">We are [^<]+ red[^<]*\.</p>', page)
+    assert "First value reached" in page and "Turned green" in page
+    assert "Sales: put the customer's named onboarding owner" in page          # the asks of params/weekly.yaml
+
+
+def test_monthly_story_and_recommendation(rendered):
+    page = rendered[1]["monthly"]["page"]
+    story = re.search(r'<p class="wb-story">([^<]+)</p>', page).group(1)
+    assert 3 <= story.count(". ") + 1 <= 4
+    assert story.startswith("In November 2026 to date (1–15 Nov),")
+    assert re.search(r'<p class="wb-recommendation">[^<]+</p>', page)
+    assert "Time to value, rolling 90-day mean" in page                    # in the chart's alt text
+
+
+def test_post_cycle_five_lines_and_decision(rendered):
+    page = rendered[1]["post_cycle"]["page"]
+    labels = re.findall(r"<dt>([^<]+)</dt>", page)
+    assert labels == ["Hypothesis", "Intervention", "Result", "Decision", "Next cycle"]
+    assert re.search(r'<span class="wb-badge wb-(green|red|amber)">(Keep|Reverse|Inconclusive — extend)</span>', page)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_data_quality_section_and_provenance_line(rendered, world, name):
+    page = rendered[1][name]["page"]
+    fingerprint = open_data(world).fingerprint()
+    assert ">Data quality<" in page
+    assert "Validation findings" in page or "Validation found nothing" in page
+    provenance = re.search(r'<p class="wb-provenance">([^<]+)</p>', page).group(1)
+    assert provenance.startswith(f"Provenance: data fingerprint {fingerprint} (")
+    assert "weights v1" in provenance and "workbook 0.1.0" in provenance and f"as of {AS_OF}" in provenance
+    assert page.rindex("wb-provenance") > page.rindex(">Data quality<")    # the report ends with them
+
+
+# ---------------------------------------------------------------------------- failures
+def test_bad_data_exits_2_before_any_kernel(world, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(world, bad)
+    accounts = pd.read_csv(bad / "accounts.csv", dtype=str, keep_default_na=False, na_filter=False)
+    accounts.loc[[3, 7], "arr"] = "-5"
+    accounts.to_csv(bad / "accounts.csv", index=False)
+    out = tmp_path / "reports"
+    code, stdout, stderr = run_cli("report", "weekly", "--data", str(bad), "--out", str(out))
+    assert code == 2 and stdout == ""
+    assert "accounts.arr" in stderr and "2 rows" in stderr and "Traceback" not in stderr
+    assert "starting kernel" not in stderr
+    assert not out.exists()                                            # nothing written
+
+
+def test_unknown_parameter_exits_2_before_any_kernel(world, tmp_path):
+    code, _, stderr = run_cli("report", "weekly", "--data", str(world), "--out", str(tmp_path), "-p", "max_risk=3")
+    assert code == 2 and "max_risk" in stderr and "starting kernel" not in stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_notebook_failure_keeps_the_failed_notebook_and_the_last_good_report(rendered, world):
+    out, runs = rendered
+    good = runs["weekly"]["html"]
+    before = (good.read_bytes(), good.stat().st_mtime_ns)
+    code, stdout, stderr = run_cli("report", "weekly", "--data", str(world), "--out", str(out), "--as-of", AS_OF,
+                                   "-p", "max_risks=0")
+    assert code == 2 and stdout == ""
+    assert "report 'weekly' failed in cell 3" in stderr and "BadInput" in stderr and "max_risks" in stderr
+    kept = out / "weekly" / AS_OF / "weekly.failed.ipynb"
+    assert f"failed notebook kept at {kept}" in stderr
+    failed = nbformat.read(kept, as_version=4)
+    assert any(o.get("ename") == "BadInput" for c in failed.cells for o in c.get("outputs", []))
+    assert (good.read_bytes(), good.stat().st_mtime_ns) == before
+    assert "last run failed" in (out / "index.html").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------- the browser
+@pytest.mark.browser
+def test_reports_open_offline_without_console_errors(rendered, tmp_path):
+    if os.environ.get("WORKBOOK_SKIP_BROWSER") == "1":
+        pytest.skip("WORKBOOK_SKIP_BROWSER=1")
+    require_chromium()
+    out, runs = rendered
+    for name in NAMES:
+        shot = tmp_path / f"{name}.png"
+        page = open_page(runs[name]["html"], shot, width=1280)
+        assert page.console_errors == [], (name, page.console_errors)
+        assert [u for u in page.requests if not u.startswith(("file:", "data:"))] == [], name
+        assert shot.stat().st_size > 20_000 and page.height > 1000
+
+
+# ---------------------------------------------------------------------------- the notebook files
+def test_notebooks_are_committed_clean():
+    for name in NAMES:
+        raw = json.loads((REPO / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))
+        assert raw["metadata"]["kernelspec"]["name"] == "python3"
+        assert raw["metadata"]["language_info"]["name"] == "python"
+        first = raw["cells"][0]
+        assert first["cell_type"] == "code" and "parameters" in first["metadata"]["tags"]
+        for cell in raw["cells"]:
+            if cell["cell_type"] == "code":
+                assert cell["outputs"] == [] and cell["execution_count"] is None
+        # the defaults file's keys are all parameters of the notebook (plain papermill -f works)
+        defaults = report.defaults_path(name)
+        keys = set((yaml.safe_load(defaults.read_text(encoding="utf-8")) or {}) if defaults.is_file() else {})
+        assert keys <= set(report.notebook_parameters(REPO / "notebooks" / f"{name}.ipynb")), name
+
+
+def test_backfill_arguments_are_checked_before_any_kernel(world, tmp_path):
+    code, _, stderr = run_cli("report", "weekly", "--data", str(world), "--out", str(tmp_path), "--from", "2026-11-01")
+    assert code == 2 and "--to" in stderr
+    code, _, stderr = run_cli("report", "weekly", "--data", str(world), "--out", str(tmp_path), "--from", "2026-11-01",
+                              "--to", "2026-11-15", "--as-of", "2026-11-15")
+    assert code == 2 and "--as-of" in stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_data_defaults_to_the_environment_then_data_sample(monkeypatch, tmp_path):
+    monkeypatch.delenv("WORKBOOK_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    # no ./data/sample here: the repository's data/sample is the fallback (it may not exist yet)
+    assert report.resolve_data(None) in (Path("data/sample"), REPO / "data" / "sample")
+    monkeypatch.setenv("WORKBOOK_DATA", str(tmp_path / "w"))
+    assert report.resolve_data(None) == tmp_path / "w"
+    assert report.resolve_data("elsewhere") == Path("elsewhere")
+    (tmp_path / "data" / "sample").mkdir(parents=True)
+    monkeypatch.delenv("WORKBOOK_DATA")
+    assert report.resolve_data(None) == Path("data/sample")            # the current directory wins
