@@ -8,6 +8,7 @@ runs it in the workspace's DuckDB; the Spark engine transpiles the same SQL with
 from __future__ import annotations
 
 import itertools
+import os
 
 import pandas as pd
 
@@ -24,6 +25,14 @@ class DuckDBEngine:
 
     def __init__(self, ws: Workspace):
         self.ws = ws
+        # A cursor of its own: frames registered here never meet a result another caller left
+        # unfetched on ws.con (DuckDB 2.0 refuses new work on such a connection).
+        self.con = ws.con.cursor()
+        settings = duckdb_settings()   # params/engine.yaml duckdb: (the env vars already won at open)
+        if settings["memory_limit"]:
+            self.con.execute("SET memory_limit = ?", [settings["memory_limit"]])
+        if settings["threads"]:
+            self.con.execute(f"SET threads = {int(settings['threads'])}")
 
     def run(self, query: str, frames: dict[str, pd.DataFrame] | None = None, **params) -> pd.DataFrame:
         """Run the named query with ``params`` substituted and ``frames`` visible as tables."""
@@ -31,20 +40,58 @@ class DuckDBEngine:
         names = []
         try:
             for name, frame in (frames or {}).items():
-                self.ws.con.register(name, frame)
+                self.con.register(name, frame)
                 names.append(name)
-            return self.ws.con.execute(sql).df()
+            return self.con.execute(sql).df()
         finally:
             for name in names:
-                self.ws.con.unregister(name)
+                self.con.unregister(name)
 
     def close(self) -> None:
-        pass
+        self.con.close()
 
 
-def get_engine(ws: Workspace, name: str | None = "duckdb", **settings):
-    """The engine called ``name`` (``duckdb`` or ``spark``) bound to workspace ``ws``."""
-    name = (name or "duckdb").lower()
+ENGINES = ("duckdb", "spark")
+
+
+def default_engine_name() -> str:
+    """The engine for runs that do not name one: ``WORKBOOK_ENGINE``, else params/engine.yaml
+    ``engine:``, else ``duckdb``."""
+    from .errors import BadInput
+    from .params import load
+    name = os.environ.get("WORKBOOK_ENGINE") or (load("engine", required=False) or {}).get("engine") or "duckdb"
+    if str(name).lower() not in ENGINES:
+        raise BadInput("params/engine.yaml", "engine", f"unknown engine {name!r}: use duckdb or spark")
+    return str(name).lower()
+
+
+def duckdb_settings() -> dict:
+    """DuckDB ``memory_limit`` (text such as ``"4GB"``) and ``threads`` (int) in force.
+
+    ``WORKBOOK_MEMORY_LIMIT`` / ``WORKBOOK_THREADS``, else params/engine.yaml ``duckdb:``, else
+    None (DuckDB's defaults: 80% of RAM, every core).
+    """
+    from .errors import BadInput
+    from .params import load
+    section = (load("engine", required=False) or {}).get("duckdb") or {}
+    memory = os.environ.get("WORKBOOK_MEMORY_LIMIT") or section.get("memory_limit")
+    threads = os.environ.get("WORKBOOK_THREADS") or section.get("threads")
+    try:
+        threads = int(threads) if threads not in (None, "") else None
+    except (TypeError, ValueError):
+        threads = 0
+    if threads is not None and threads < 1:
+        raise BadInput("params/engine.yaml", "duckdb.threads", "must be a whole number >= 1")
+    return {"memory_limit": str(memory) if memory else None, "threads": threads}
+
+
+def get_engine(ws: Workspace, name: str | None = None, **settings):
+    """The engine called ``name`` (``duckdb`` or ``spark``) bound to workspace ``ws``.
+
+    ``name=None`` takes the scheduled-run default (:func:`default_engine_name`); ``settings`` go
+    to :class:`workbook.spark.SparkEngine` (``master``, ``conf``, ``usage_path``, ...).
+    """
+    name = (name or default_engine_name()).lower()
     if name == "duckdb":
         return DuckDBEngine(ws)
     if name == "spark":

@@ -40,8 +40,8 @@ import sqlglot
 from sqlglot import exp
 
 from . import queries
-from .contract import TABLES
-from .errors import BadInput
+from .contract import KIND_WORDS, TABLES
+from .errors import BadInput, Finding
 
 #: Built-in settings, overridden by params/engine.yaml ``spark:``, then env vars, then arguments.
 DEFAULTS: dict[str, Any] = {
@@ -50,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "usage_path": None,
     "usage_format": None,
     "log_level": "WARN",
+    "validate_usage": True,
     "conf": {},
 }
 
@@ -60,6 +61,7 @@ ENV_VARS = {
     "WORKBOOK_SPARK_USAGE_PATH": "usage_path",
     "WORKBOOK_SPARK_USAGE_FORMAT": "usage_format",
     "WORKBOOK_SPARK_LOG_LEVEL": "log_level",
+    "WORKBOOK_SPARK_VALIDATE_USAGE": "validate_usage",   # true/false
     "WORKBOOK_SPARK_CONF": "conf",          # "key=value;key=value", added to the conf mapping
 }
 
@@ -149,6 +151,10 @@ def spark_settings(**overrides) -> dict[str, Any]:
         raise BadInput("params/engine.yaml", "spark.log_level", f"must be one of {', '.join(LOG_LEVELS)}")
     if settings["usage_format"] is not None and str(settings["usage_format"]).lower() not in FORMATS:
         raise BadInput("params/engine.yaml", "spark.usage_format", "must be parquet or csv")
+    flag = str(settings["validate_usage"]).strip().lower()
+    if flag not in ("true", "false", "1", "0", "yes", "no"):
+        raise BadInput("params/engine.yaml", "spark.validate_usage", "must be true or false")
+    settings["validate_usage"] = flag in ("true", "1", "yes")
     conf.update(FIXED_CONF)
     settings["conf"] = conf
     return settings
@@ -234,7 +240,10 @@ class SparkEngine:
         Spark master URL (``local[*]``, ``spark://host:7077``, ``yarn``, ``k8s://…``), extra Spark
         configuration, and where Spark reads usage (default: the source's usage file). Unset
         values come from env vars and params/engine.yaml (see :func:`spark_settings`).
-    driver_memory, usage_format, log_level:
+        A usage copy at ``usage_path`` was not validated by the workspace, so Spark runs the
+        contract's usage rules on it first (``validate_usage``, default true) and raises
+        :class:`BadInput` when it breaks one.
+    driver_memory, usage_format, log_level, validate_usage:
         Further settings, same sources.
     progress:
         Called with one line when the session starts (default: printed to stderr); ``False``
@@ -246,17 +255,24 @@ class SparkEngine:
     def __init__(self, ws, *, master: str | None = None, conf: dict | None = None,
                  usage_path: str | None = None, app_name: str = "workbook",
                  driver_memory: str | None = None, usage_format: str | None = None,
-                 log_level: str | None = None, progress: Callable[[str], None] | bool | None = None):
+                 log_level: str | None = None, validate_usage: bool | None = None,
+                 progress: Callable[[str], None] | bool | None = None):
         self.ws = ws
         self.settings = spark_settings(master=master, conf=conf, usage_path=usage_path,
                                        driver_memory=driver_memory, usage_format=usage_format,
-                                       log_level=log_level)
+                                       log_level=log_level, validate_usage=validate_usage)
         self.app_name = app_name
         self._say = (lambda line: None) if progress is False else (progress or _stderr)
         self._logdir: str | None = None
         self.spark, self._owns_session = self._session()
-        self._usage = self._usage_frame()
+        try:
+            self._usage = self._usage_frame()
+        except BaseException:
+            if self._owns_session:       # a usage problem must not leave a JVM behind
+                self.spark.stop()
+            raise
         self._convert = duckdb.connect()
+        self._describe = ws.con.cursor()    # binds queries for their result types; never runs them
 
     # ------------------------------------------------------------------ public API
     def run(self, query: str, frames: dict[str, pd.DataFrame] | None = None, **params) -> pd.DataFrame:
@@ -289,6 +305,7 @@ class SparkEngine:
         """Drop the engine's views; stop the SparkSession if this engine started it."""
         try:
             self._convert.close()
+            self._describe.close()
             if self._owns_session:
                 self.spark.stop()
             else:
@@ -336,13 +353,15 @@ class SparkEngine:
             return active, False
         if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
             raise RuntimeError("the Spark engine needs Java 17 or later: install it or set JAVA_HOME")
+        if str(s["master"]).startswith("local"):
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")   # local mode: bind to loopback, quietly
         self._say(f"workbook: starting Spark (master {s['master']}, driver memory {s['driver_memory']}) ...")
         started = time.perf_counter()
         builder = SparkSession.builder.master(s["master"]).appName(self.app_name)
         conf = dict(s["conf"])
         conf.setdefault("spark.driver.memory", s["driver_memory"])
-        java_opts = conf.get("spark.driver.extraJavaOptions", "")
-        conf["spark.driver.extraJavaOptions"] = f"{java_opts} -Dlog4j2.configurationFile=file:{self._log_config()}".strip()
+        log_opt = f"-Dlog4j2.configurationFile=file:{self._log_config()}"
+        conf["spark.driver.extraJavaOptions"] = f"{conf.get('spark.driver.extraJavaOptions', '')} {log_opt}".strip()
         for key, value in conf.items():
             builder = builder.config(key, value)
         try:
@@ -350,6 +369,7 @@ class SparkEngine:
                 warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support pandas.*")
                 spark = builder.getOrCreate()
         except Exception as exc:  # noqa: BLE001 - a JVM that does not start: say so plainly
+            shutil.rmtree(self._logdir, ignore_errors=True)
             raise RuntimeError(f"Spark did not start (master {s['master']}): {str(exc).splitlines()[0]}") from exc
         spark.sparkContext.setLogLevel(s["log_level"])
         self._say(f"workbook: Spark {spark.version} ready in {time.perf_counter() - started:.1f} s")
@@ -399,7 +419,64 @@ class SparkEngine:
         raw_types = {f.name: self._duck_type(f.dataType) for f in raw.schema.fields}
         raw.createOrReplaceTempView("workbook_raw_usage")
         typed = self.ws.typed_select("usage", "workbook_raw_usage", raw_types)
-        return self.spark.sql(to_spark_sql(typed))
+        usage = self.spark.sql(to_spark_sql(typed))
+        if self.settings["usage_path"] and self.settings["validate_usage"]:
+            self._validate_usage(typed, raw_types, usage, path)
+        return usage
+
+    def _validate_usage(self, typed_sql: str, raw_types: dict[str, str], usage, path: str) -> None:
+        """The contract's usage rules, run by Spark on a usage copy the workspace did not read.
+
+        Same checks as the workspace: type errors, empty required values, row rules, duplicate
+        (account_id, date, module), accounts missing from ``accounts``. Raises :class:`BadInput`
+        listing every broken rule; returns None when the copy is valid.
+        """
+        table = TABLES["usage"]
+        cols = [c for c in table.columns if c.name in raw_types]
+        checks: list[tuple[str, str, str]] = []        # (column, rule text, predicate on t)
+        for c in cols:
+            raw = f't."_{c.name}"'
+            present = f"{raw} IS NOT NULL" + (f" AND trim({raw}) <> ''" if raw_types[c.name] == "VARCHAR" else "")
+            if c.kind != "str":
+                checks.append((c.name, f"must be {KIND_WORDS[c.kind]}", f'({present}) AND t."{c.name}" IS NULL'))
+            if c.required:
+                checks.append((c.name, "must not be empty", f"NOT ({present})"))
+        checks += [(r.column, r.text, f"coalesce({r.broken}, false)") for r in table.rules]
+        tree = sqlglot.parse_one(typed_sql, read="duckdb")
+        both = tree.select(*[f'"{c.name}" AS "_{c.name}"' for c in cols], dialect="duckdb").sql("duckdb")
+        source = f"({both}) AS t"
+        counts = self.spark.sql(to_spark_sql(
+            "SELECT " + ", ".join(f"sum(CASE WHEN {p} THEN 1 ELSE 0 END)" for _, _, p in checks)
+            + f" FROM {source}")).collect()[0]
+        findings = []
+        for (col, text, pred), n in zip(checks, counts):
+            if n:
+                ex = self.spark.sql(to_spark_sql(f"SELECT DISTINCT {table.key} FROM {source} WHERE {pred} LIMIT 3"))
+                findings.append(Finding("error", "usage", col, f"{text} (in {path})", int(n),
+                                        tuple(str(r[0]) for r in ex.collect())))
+        usage.createOrReplaceTempView("workbook_usage_check")
+        dup = self.spark.sql("SELECT account_id, date, module, count(*) AS c FROM workbook_usage_check "
+                             "WHERE account_id IS NOT NULL AND date IS NOT NULL AND module IS NOT NULL "
+                             "GROUP BY account_id, date, module HAVING count(*) > 1")
+        n_dup = dup.agg({"c": "sum"}).collect()[0][0]
+        if n_dup:
+            ex = tuple(f"{r[0]} {r[1]} {r[2]}" for r in dup.limit(3).collect())
+            findings.append(Finding("error", "usage", None, f"duplicate account_id, date, module: each must "
+                                    f"appear once (in {path})", int(n_dup), ex))
+        ids = self.ws.frame("accounts")[["account_id"]].astype({"account_id": "object"})
+        self.spark.createDataFrame(_arrow_for_spark(ids)).createOrReplaceTempView("workbook_accounts")
+        dangling = self.spark.sql(
+            "SELECT u.account_id FROM workbook_usage_check u LEFT JOIN workbook_accounts a "
+            "ON u.account_id = a.account_id WHERE a.account_id IS NULL AND u.account_id IS NOT NULL")
+        n_dangling = dangling.count()
+        if n_dangling:
+            ex = tuple(r[0] for r in dangling.distinct().limit(3).collect())
+            findings.append(Finding("error", "usage", "account_id", "refers to an account that is not in "
+                                    f"accounts (in {path})", n_dangling, ex))
+        for view in ("workbook_usage_check", "workbook_accounts"):
+            self.spark.catalog.dropTempView(view)
+        if findings:
+            raise BadInput.from_findings(findings)
 
     @staticmethod
     def _duck_type(dtype) -> str:
@@ -411,7 +488,7 @@ class SparkEngine:
     # ------------------------------------------------------------------ results
     def _duckdb_types(self, duck_sql: str, frames: dict[str, pd.DataFrame]) -> list[tuple[str, str]]:
         """(name, DuckDB type) of each result column of ``duck_sql``, bound (not run) in DuckDB."""
-        con = self.ws.con
+        con = self._describe
         names = []
         try:
             for name, frame in frames.items():
