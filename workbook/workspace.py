@@ -139,7 +139,7 @@ class Workspace:
             else:
                 df = pd.DataFrame({c.name: pd.Series([], dtype="object") for c in TABLES[table].columns})
             self._frames[table] = _pandas_types(df, TABLES[table])
-        return self._frames[table].copy()
+        return self._frames[table].copy(deep=False)   # copy-on-write: callers cannot alter the cache
 
     def sql(self, query: str, params: list | dict | None = None) -> pd.DataFrame:
         """Run a query in the workspace's DuckDB and return a pandas DataFrame."""
