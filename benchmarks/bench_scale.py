@@ -8,6 +8,11 @@ For each world size it uses (and builds when missing, with ``workbook sample``) 
 * ``bare_acct`` the same pass grouped by account (what a per-account query must at least do)
 * ``health``    ``workbook health --data W --engine E --format csv`` (open + validate + score)
 * ``kpis``      ``workbook kpis --data W --engine E --format json --period month``
+* ``health_table`` (``--what health_table``) the health computation alone: the workspace is
+                opened first (not timed), then ``health.health_table(ws, as_of, weights, engine)``
+                is timed in the process (wall and CPU seconds of the call)
+
+Every run also reports the CPU seconds (user + system, all threads) of its whole process.
 
 Wall time is measured outside the process; memory is the peak resident set of the whole
 process tree (the Python process plus, for Spark, its JVM), sampled every 50 ms. Phases inside a
@@ -43,11 +48,25 @@ BARE_ACCT_SQL = ("SELECT account_id, count(*), min(date), max(date), max(module)
 
 # One measured run, executed in a child process: prints {"phases": {...}} as its last line.
 CHILD = r"""
-import json, sys, time
+import json, resource, sys, time
 kind, engine, data = sys.argv[1], sys.argv[2], sys.argv[3]
 t0 = time.perf_counter()
 phases = {}
-if kind in ("bare", "bare_acct"):
+if kind == "health_table":
+    from workbook import health
+    from workbook.engines import get_engine
+    from workbook.weights import resolve
+    from workbook.workspace import open_data
+    ws = open_data(data)
+    eng = get_engine(ws, engine)
+    as_of, w = ws.default_as_of(), resolve(None)
+    phases["open"] = time.perf_counter() - t0
+    t1, c1 = time.perf_counter(), time.process_time()
+    health.health_table(ws, as_of, w, eng)
+    phases["compute"], phases["compute_cpu"] = time.perf_counter() - t1, time.process_time() - c1
+    eng.close()
+    ws.close()
+elif kind in ("bare", "bare_acct"):
     import duckdb
     from workbook.workspace import DEFAULT_MEMORY_LIMIT
     con = duckdb.connect()
@@ -65,6 +84,8 @@ else:
         raise SystemExit(f"workbook {' '.join(argv)} exited {code}")
     phases["output_bytes"] = len(out.getvalue())
 phases["total_in_process"] = time.perf_counter() - t0
+ru = resource.getrusage(resource.RUSAGE_SELF)
+phases["cpu"] = ru.ru_utime + ru.ru_stime
 print(json.dumps(phases))
 """
 
@@ -129,7 +150,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--accounts", type=int, nargs="+", default=[20000, 50000])
     ap.add_argument("--engines", nargs="+", default=["duckdb", "spark"], choices=["duckdb", "spark"])
-    ap.add_argument("--what", nargs="+", default=["health", "kpis"], choices=["health", "kpis"])
+    ap.add_argument("--what", nargs="+", default=["health", "kpis"], choices=["health", "kpis", "health_table"])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json", help="also write every run to this JSON file")
     args = ap.parse_args()
@@ -146,18 +167,24 @@ def main() -> int:
                 runs.append(r)
                 print(f"{n:>6} {kind:<9} {engine:<6} run {i + 1}: {r['wall']:7.2f} s  {r['peak_mib']:7.0f} MiB",
                       file=sys.stderr, flush=True)
-            results.append({"accounts": n, "kind": kind, "engine": engine, "runs": runs,
+            med = {k: statistics.median(r["phases"][k] for r in runs)
+                   for k in ("cpu", "compute", "compute_cpu") if k in runs[0]["phases"]}
+            results.append({"accounts": n, "kind": kind, "engine": engine, "runs": runs, **med,
                             "wall": statistics.median(r["wall"] for r in runs),
                             "peak_mib": max(r["peak_mib"] for r in runs)})
     load = os.getloadavg()
     print(f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
-    print("| accounts | run | engine | wall, median (runs) | ratio to bare pass | peak RSS, max |")
-    print("|---:|---|---|---|---:|---:|")
+    print("| accounts | run | engine | wall, median (runs) | ratio to bare pass | CPU, median | peak RSS, max |")
+    print("|---:|---|---|---|---:|---:|---:|")
     for r in results:
         bare = next(x for x in results if x["accounts"] == r["accounts"] and x["kind"] == "bare")["wall"]
         runs = ", ".join(f"{x['wall']:.1f}" for x in r["runs"])
         print(f"| {r['accounts']:,} | {r['kind']} | {r['engine']} | {r['wall']:.2f} s ({runs}) | "
-              f"{r['wall'] / bare:.1f}x | {r['peak_mib']:,.0f} MiB |")
+              f"{r['wall'] / bare:.1f}x | {r['cpu']:.2f} s | {r['peak_mib']:,.0f} MiB |")
+        if "compute" in r:   # the health computation alone, timed inside the process
+            runs = ", ".join(f"{x['phases']['compute']:.2f}" for x in r["runs"])
+            print(f"| {r['accounts']:,} | health_table (compute only) | {r['engine']} | {r['compute']:.2f} s "
+                  f"({runs}) | {r['compute'] / bare:.1f}x | {r['compute_cpu']:.2f} s | |")
     if args.json:
         Path(args.json).write_text(json.dumps({"load": load, "results": results}, indent=1))
     return 0
