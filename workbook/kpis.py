@@ -623,12 +623,21 @@ def _d(ts) -> str:
     return pd.Timestamp(ts).strftime("%Y-%m-%d")
 
 
-def format_value(value, unit: str, *, change: bool = False) -> str:
-    """``value`` as text in its unit: ``82.5%``, ``31.2 days``, ``+35``, ``78.0``; ``—`` for None.
+def format_value(value, unit: str, *, change: bool = False, missing: str = "—") -> str:
+    """``value`` as text in its unit: ``82.5%``, ``31.2 days``, ``+35.0`` (NPS), ``78.0`` (points),
+    ``5.50`` (CES), ``1,204`` (count); ``missing`` for None/NaN/NA.
 
-    With ``change=True`` a signed difference: percentage points for fractions (``+2.5 pp``)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
+    With ``change=True`` a signed difference: percentage points for fractions (``+2.5 pp``).
+    The one formatter of KPI values: the command line, the report tables and the report sentences
+    all use it."""
+    if value is None:
+        return missing
+    try:
+        if bool(pd.isna(value)):
+            return missing
+    except (TypeError, ValueError):
+        pass
+    value = float(value)
     sign = "+" if change else ""
     if unit == "fraction":
         return f"{100 * value:{sign}.1f} pp" if change else f"{100 * value:.1f}%"
@@ -637,7 +646,7 @@ def format_value(value, unit: str, *, change: bool = False) -> str:
     if unit == "nps":
         return f"{value:+.1f}"
     if unit == "count":
-        return f"{value:{sign}.0f}"
+        return f"{value:{sign},.0f}"
     return f"{value:{sign}.1f}" if unit == "points" else f"{value:{sign}.2f}"
 
 

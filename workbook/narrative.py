@@ -66,20 +66,8 @@ def label_in_sentence(label: str) -> str:
 def value_text(value, unit: str) -> str:
     """A KPI value in its unit: ``72.7%`` (fraction), ``45.6 days``, ``+12.5`` (NPS), ``77.7`` (points),
     ``5.50`` (CES), ``12`` (count); ``no data`` when missing."""
-    if _missing(value):
-        return "no data"
-    value = float(value)
-    if unit == "fraction":
-        return f"{100 * value:.1f}%"
-    if unit == "days":
-        return f"{value:.1f} days"
-    if unit == "nps":
-        return f"{value:+.1f}"
-    if unit == "points":
-        return f"{value:.1f}"
-    if unit == "count":
-        return f"{value:,.0f}"
-    return f"{value:.2f}"
+    from .kpis import format_value
+    return format_value(value, unit, missing="no data")
 
 
 def amount_text(amount, unit: str) -> str:

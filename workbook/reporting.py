@@ -122,18 +122,7 @@ def value_fmt(unit: str):
 
 def change_text(change, unit: str) -> str:
     """A signed change in ``unit``: ``+2.1 pp``, ``-3.0 days``, ``+8.0`` (NPS or readiness points)."""
-    if is_missing(change):
-        return "—"
-    change = float(change)
-    if unit == "fraction":
-        return f"{100 * change:+.1f} pp"
-    if unit == "days":
-        return f"{change:+.1f} days"
-    if unit == "count":
-        return f"{change:+,.0f}"
-    if unit == "ces":
-        return f"{change:+.2f}"
-    return f"{change:+.1f}"
+    return _kpis.format_value(change, unit, change=True)
 
 
 def direction_word(change, better: str) -> str:
