@@ -35,14 +35,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PYTHON = sys.executable
 
-
-def ensure_world(data: Path, accounts: int) -> None:
-    """Write the sample world into ``data`` unless its usage file is already there."""
-    if (data / "usage.parquet").exists() and (data / "accounts.csv").exists():
-        return
-    print(f"generating {accounts:,}-account world in {data} ...", file=sys.stderr, flush=True)
-    subprocess.run([str(Path(PYTHON).parent / "workbook"), "sample", "--out", str(data),
-                    "--accounts", str(accounts)], check=True)
+from _common import ensure_world  # noqa: E402 - the scripts' own folder is on sys.path
 
 
 def _peak() -> float:

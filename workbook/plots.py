@@ -70,6 +70,14 @@ def new_figure(figsize: tuple[float, float] = FIGSIZE) -> tuple[Figure, matplotl
     return fig, fig.subplots()
 
 
+def _no_data(ax, *, fontsize: int = 14) -> None:
+    """Write "No data" across an empty axes and drop its ticks."""
+    ax.text(0.5, 0.5, "No data", ha="center", va="center", transform=ax.transAxes,
+            color=PALETTE["neutral"], fontsize=fontsize)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
     """The figure as PNG bytes at ``dpi``."""
     buffer = io.BytesIO()
@@ -184,10 +192,7 @@ def trend(df: pd.DataFrame, x: str, y: str, *, target: float | None = None, titl
     ax.set_xlabel("")
     ax.set_ylabel(ylabel if ylabel is not None else y)
     if data.empty:
-        ax.text(0.5, 0.5, "No data", ha="center", va="center", transform=ax.transAxes,
-                color=PALETTE["neutral"], fontsize=14)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _no_data(ax, fontsize=14)
         return Chart(fig, f"Line chart: {title}. No data for this period.")
     sns.lineplot(data=data, x=x, y=y, ax=ax, color=PALETTE["primary"], marker="o", linewidth=2,
                  label=ylabel or y)
@@ -286,10 +291,7 @@ def _draw_trend_panel(ax, data: pd.DataFrame, x: str, y: str, *, title: str, tar
     ax.set_ylabel("")
     data = data[[x, y]].dropna(subset=[y]).sort_values(x)
     if data.empty:
-        ax.text(0.5, 0.5, "No data", ha="center", va="center", transform=ax.transAxes,
-                color=PALETTE["neutral"], fontsize=13)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _no_data(ax, fontsize=13)
         return f"{title}: no data."
     values = data[y].astype(float)
     ax.plot(data[x], values, color=PALETTE["primary"], marker="o", markersize=3.5, linewidth=1.8)
@@ -376,10 +378,7 @@ def histogram(values, *, title: str, xlabel: str, bins: int = 20, marks: Mapping
     ax.set_xlabel(xlabel)
     ax.set_ylabel("accounts")
     if data.empty:
-        ax.text(0.5, 0.5, "No data", ha="center", va="center", transform=ax.transAxes,
-                color=PALETTE["neutral"], fontsize=14)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _no_data(ax, fontsize=14)
         return Chart(fig, f"Histogram: {title}. No data.")
     ax.hist(data.to_numpy(), bins=bins, color=PALETTE["primary"], edgecolor="white")
     for i, (label, x) in enumerate((marks or {}).items()):   # labels stepped down so close marks stay legible
