@@ -81,6 +81,11 @@ class PageReport:
     requests: list[str] = field(default_factory=list)
     screenshot: Path | None = None
     height: int = 0
+    headings: list[str] = field(default_factory=list)   # text of every h1 and h2, in order
+    text_length: int = 0                                  # characters of visible text in <body>
+    images: int = 0                                       # <img> elements on the page
+    images_loaded: int = 0                                # ... of which decoded with a non-zero size
+    values: dict = field(default_factory=dict)            # results of the ``evaluate`` expressions
 
     @property
     def remote_requests(self) -> list[str]:
@@ -160,10 +165,14 @@ class _Pipe:
 
 
 def open_page(path: str | os.PathLike, screenshot: str | os.PathLike, *, width: int = 1280,
-              height: int = 2000, settle: float = 1.0, timeout: float = 60) -> PageReport:
+              height: int = 2000, settle: float = 1.0, timeout: float = 60, script: str | None = None,
+              evaluate: dict[str, str] | None = None) -> PageReport:
     """Open ``path`` in headless chromium with no network; return what happened and save a screenshot.
 
-    The screenshot covers the whole page (up to 16,000 px high) at ``width`` CSS pixels.
+    After the page loads, ``script`` (JavaScript, e.g. typing into a search box) runs and the page
+    settles again; then each expression of ``evaluate`` is evaluated and its value kept under its
+    key in ``PageReport.values``. The screenshot covers the whole page (up to 16,000 px high) at
+    ``width`` CSS pixels.
     """
     chromium = find_chromium()
     if chromium is None:
@@ -182,7 +191,7 @@ def open_page(path: str | os.PathLike, screenshot: str | os.PathLike, *, width: 
         os.close(res_write)
         pipe = _Pipe(res_read, cmd_write)
         try:
-            report = _visit(pipe, url, screenshot, width, height, settle, timeout)
+            report = _visit(pipe, url, screenshot, width, height, settle, timeout, script, evaluate or {})
             try:
                 pipe.send("Browser.close", timeout=10)
             except (RuntimeError, TimeoutError):
@@ -199,7 +208,16 @@ def open_page(path: str | os.PathLike, screenshot: str | os.PathLike, *, width: 
     return report
 
 
-def _visit(pipe: _Pipe, url: str, screenshot, width: int, height: int, settle: float, timeout: float) -> PageReport:
+_PAGE_FACTS = """JSON.stringify({
+  headings: Array.from(document.querySelectorAll('h1, h2')).map(h => h.textContent.replace(/\\u00b6/g, '').trim()),
+  text_length: (document.body ? document.body.innerText : '').trim().length,
+  images: document.images.length,
+  images_loaded: Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length,
+})"""
+
+
+def _visit(pipe: _Pipe, url: str, screenshot, width: int, height: int, settle: float, timeout: float,
+           script: str | None = None, evaluate: dict[str, str] | None = None) -> PageReport:
     target = pipe.send("Target.createTarget", {"url": "about:blank"}, timeout=timeout)["targetId"]
     session = pipe.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
     for domain in ("Page", "Runtime", "Log", "Network"):
@@ -211,8 +229,23 @@ def _visit(pipe: _Pipe, url: str, screenshot, width: int, height: int, settle: f
     pipe.wait_event("Page.loadEventFired", timeout=timeout)
     pipe.drain(settle)
     report = PageReport(url=url)
-    report.title = pipe.send("Runtime.evaluate", {"expression": "document.title", "returnByValue": True},
-                             session=session)["result"].get("value", "")
+
+    def run(expression: str):
+        reply = pipe.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
+                                               "awaitPromise": True}, session=session, timeout=timeout)
+        if "exceptionDetails" in reply:
+            raise RuntimeError(f"script failed in the page: {reply['exceptionDetails'].get('text')} "
+                               f"{reply['exceptionDetails'].get('exception', {}).get('description', '')}")
+        return reply["result"].get("value")
+
+    if script:
+        run(script)
+        pipe.drain(settle)
+    report.title = run("document.title") or ""
+    facts = json.loads(run(_PAGE_FACTS))
+    report.headings, report.text_length = facts["headings"], facts["text_length"]
+    report.images, report.images_loaded = facts["images"], facts["images_loaded"]
+    report.values = {key: run(expression) for key, expression in (evaluate or {}).items()}
     metrics = pipe.send("Page.getLayoutMetrics", session=session)
     report.height = int(metrics.get("cssContentSize", metrics.get("contentSize", {})).get("height", height))
     shot = pipe.send("Page.captureScreenshot", {

@@ -506,7 +506,7 @@ def _finite_or_none(v):
     return v is None or (isinstance(v, (int, float)) and math.isfinite(v))
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(worlds())
 def test_property_values_stay_in_range(tmp_path_factory, world):
     tables, as_of, period = world
@@ -559,7 +559,7 @@ def future_facts(draw):
     }
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(future_facts())
 def test_property_facts_after_as_of_change_nothing(tmp_path_factory, week, month, extra):
     tables = _fixture_tables()

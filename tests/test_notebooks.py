@@ -37,6 +37,9 @@ SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 KPI_LABELS = ("Time to value", "Onboarding completion rate", "Adoption rate", "Activation rate", "Onboarding NPS",
               "Readiness at handover", "First-90-day retention")
+TITLES = {"weekly": "Weekly onboarding operating report", "monthly": "Monthly onboarding executive summary",
+          "post_cycle": "Improvement cycle report", "calibration": "Health-score calibration review",
+          "dashboard": "Onboarding dashboard"}
 IMAGES = {"weekly": 0, "monthly": 1, "post_cycle": 1, "calibration": 3, "dashboard": 4}
 REMOTE = re.compile(
     r"""(?:\b(?:src|href|srcset|action|poster|data)\s*=\s*["']?\s*|url\(\s*["']?\s*|@import\s+["']?\s*)"""
@@ -70,8 +73,10 @@ def rendered(world, tmp_path_factory):
 
     The five commands run at the same time, each in its own process (``python -m workbook.cli``,
     i.e. ``workbook.cli.main``): a render is mostly a kernel start and imports, so running them
-    side by side cuts the wall time of this module. They write to different folders; the index
-    is rewritten atomically by each. The failure tests below call ``cli.main`` in this process.
+    side by side cuts the wall time of this module (and starting five kernels at once is what a
+    scheduler does too). They write to different folders; the index is rewritten atomically by
+    each. A report that fails is recorded, not raised here: only the tests of that report fail,
+    each with the command's stderr, so one failure cannot hide behind 25 fixture errors.
     """
     out = tmp_path_factory.mktemp("reports")
     procs = {name: subprocess.Popen([sys.executable, "-m", "workbook.cli", "report", name, "--data", str(world),
@@ -81,11 +86,30 @@ def rendered(world, tmp_path_factory):
     runs = {}
     for name, proc in procs.items():
         stdout, stderr = proc.communicate(timeout=600)
-        assert proc.returncode == 0, f"{name} failed:\n{stderr[-3000:]}"
+        if proc.returncode != 0:
+            runs[name] = {"error": f"workbook report {name} exited {proc.returncode}:\n{stderr[-3000:]}"}
+            continue
         html_path = Path(stdout.strip().splitlines()[-1])
         runs[name] = {"html": html_path, "page": html_path.read_text(encoding="utf-8"), "stderr": stderr}
     report.refresh_index(out)   # the last writer may have listed a report that was still running
     return out, runs
+
+
+def run_of(rendered, name: str) -> dict:
+    """The render of one report; fails (not errors) the calling test with the cause if it failed."""
+    run = rendered[1][name]
+    if "error" in run:
+        pytest.fail(run["error"], pytrace=False)
+    return run
+
+
+def page_of(rendered, name: str) -> str:
+    return run_of(rendered, name)["page"]
+
+
+def test_every_report_rendered(rendered):
+    failed = {name: run["error"] for name, run in rendered[1].items() if "error" in run}
+    assert failed == {}, "\n\n".join(failed.values())
 
 
 # ---------------------------------------------------------------------------- layout and index
@@ -95,14 +119,14 @@ def test_layout_index_and_executed_notebooks(rendered, world):
     index = (out / "index.html").read_text(encoding="utf-8")
     for name in NAMES:
         folder = out / name / AS_OF
-        assert runs[name]["html"] == folder / f"{name}.html"
+        assert run_of(rendered, name)["html"] == folder / f"{name}.html"
         executed = nbformat.read(folder / f"{name}.ipynb", as_version=4)
         record = executed.metadata["workbook"]["record"]
         assert record["as_of"] == AS_OF and record["fingerprint"] == fingerprint and record["weights_version"] == "v1"
         assert f'href="{name}/{AS_OF}/{name}.html"' in index
         assert not list((out / name).glob(".*")), "temp or staging files left behind"
         # progress on stderr: validated before the kernel started, then cell by cell
-        lines = runs[name]["stderr"].splitlines()
+        lines = run_of(rendered, name)["stderr"].splitlines()
         assert lines[0] == f"{name}: validating {world}"
         assert any(line.startswith(f"{name}: starting kernel") for line in lines)
         assert any(re.match(rf"{name}: executing cell \d+/\d+", line) for line in lines)
@@ -111,7 +135,7 @@ def test_layout_index_and_executed_notebooks(rendered, world):
 # ---------------------------------------------------------------------------- the pages
 @pytest.mark.parametrize("name", NAMES)
 def test_no_code_reaches_the_page(rendered, name):
-    page = rendered[1][name]["page"]
+    page = page_of(rendered, name)
     nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -123,7 +147,7 @@ def test_no_code_reaches_the_page(rendered, name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_self_contained_with_alt_text_on_every_image(rendered, name):
-    page = rendered[1][name]["page"]
+    page = page_of(rendered, name)
     assert report.audit_html(page) == []
     assert not REMOTE.search(page)
     images = re.findall(r"<img\b[^>]*>", page)
@@ -137,13 +161,13 @@ def test_self_contained_with_alt_text_on_every_image(rendered, name):
 
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "post_cycle"])   # the cycle names no account
 def test_account_names_arrive_escaped(rendered, name):
-    page = rendered[1][name]["page"]
+    page = page_of(rendered, name)
     assert ESCAPED in page
     assert SCRIPT not in page
 
 
 def test_weekly_shows_the_seven_kpis_headline_risks_wins_asks(rendered):
-    page = rendered[1]["weekly"]["page"]
+    page = page_of(rendered, "weekly")
     for label in KPI_LABELS:
         assert f"<td>{label}</td>" in page
     for heading in ("Headline", "The numbers", "Risks", "Wins", "Asks", "Data quality"):
@@ -154,7 +178,7 @@ def test_weekly_shows_the_seven_kpis_headline_risks_wins_asks(rendered):
 
 
 def test_monthly_story_and_recommendation(rendered):
-    page = rendered[1]["monthly"]["page"]
+    page = page_of(rendered, "monthly")
     story = re.search(r'<p class="wb-story">([^<]+)</p>', page).group(1)
     assert 3 <= story.count(". ") + 1 <= 4
     assert story.startswith("In November 2026 to date (1–15 Nov),")
@@ -163,7 +187,7 @@ def test_monthly_story_and_recommendation(rendered):
 
 
 def test_post_cycle_five_lines_and_decision(rendered):
-    page = rendered[1]["post_cycle"]["page"]
+    page = page_of(rendered, "post_cycle")
     labels = re.findall(r"<dt>([^<]+)</dt>", page)
     assert labels == ["Hypothesis", "Intervention", "Result", "Decision", "Next cycle"]
     assert re.search(r'<span class="wb-badge wb-(green|red|amber)">(Keep|Reverse|Inconclusive — extend)</span>', page)
@@ -171,7 +195,7 @@ def test_post_cycle_five_lines_and_decision(rendered):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_data_quality_section_and_provenance_line(rendered, world, name):
-    page = rendered[1][name]["page"]
+    page = page_of(rendered, name)
     fingerprint = open_data(world).fingerprint()
     assert ">Data quality<" in page
     assert "Validation findings" in page or "Validation found nothing" in page
@@ -204,7 +228,7 @@ def test_unknown_parameter_exits_2_before_any_kernel(world, tmp_path):
 
 def test_notebook_failure_keeps_the_failed_notebook_and_the_last_good_report(rendered, world):
     out, runs = rendered
-    good = runs["weekly"]["html"]
+    good = run_of(rendered, "weekly")["html"]
     before = (good.read_bytes(), good.stat().st_mtime_ns)
     code, stdout, stderr = run_cli("report", "weekly", "--data", str(world), "--out", str(out), "--as-of", AS_OF,
                                    "-p", "max_risks=0")
@@ -227,9 +251,14 @@ def test_reports_open_offline_without_console_errors(rendered, tmp_path):
     out, runs = rendered
     for name in NAMES:
         shot = tmp_path / f"{name}.png"
-        page = open_page(runs[name]["html"], shot, width=1280)
+        page = open_page(run_of(rendered, name)["html"], shot, width=1280)
         assert page.console_errors == [], (name, page.console_errors)
         assert [u for u in page.requests if not u.startswith(("file:", "data:"))] == [], name
+        # what a reader sees: the page's own title and outline, every figure decoded, real text
+        assert page.title == f"{name} — {AS_OF}"
+        assert page.headings[0] == TITLES[name] and page.headings[-1] == "Data quality", page.headings
+        assert page.images == IMAGES[name] and page.images_loaded == page.images, name
+        assert page.text_length > 1500, (name, page.text_length)
         assert shot.stat().st_size > 20_000 and page.height > 1000
 
 
@@ -270,3 +299,64 @@ def test_data_defaults_to_the_environment_then_data_sample(monkeypatch, tmp_path
     (tmp_path / "data" / "sample").mkdir(parents=True)
     monkeypatch.delenv("WORKBOOK_DATA")
     assert report.resolve_data(None) == Path("data/sample")            # the current directory wins
+
+
+# ---------------------------------------------------------------------------- what a reader sees
+# Every KPI value, n and red account on the weekly and monthly pages, read back from the HTML,
+# against the package's own functions on the same world. The expected display is worked out here
+# from the raw numbers (rates × 100, one decimal), not with the package's formatter.
+KPI_KEYS = dict(zip(KPI_LABELS, ("time_to_value_days", "onboarding_completion_rate", "adoption_rate",
+                                 "activation_rate", "onboarding_nps", "readiness_at_handover",
+                                 "first_90_day_retention")))
+RATES = {"onboarding_completion_rate", "adoption_rate", "activation_rate", "first_90_day_retention"}
+
+
+def _shown(key: str, value) -> float | None:
+    if value is None:
+        return None
+    return round(100 * value, 1) if key in RATES else round(value, 1)
+
+
+@pytest.mark.parametrize("name, period", [("weekly", "week"), ("monthly", "month")])
+def test_kpi_tables_show_the_package_figures(rendered, world, name, period):
+    from pagetables import number, tables
+    from workbook import kpis
+
+    page = page_of(rendered, name)
+    ws = open_data(world)
+    try:
+        expected = kpis.compute(ws, AS_OF, period=period)["kpis"]
+    finally:
+        ws.close()
+    kpi_tables = [t for t in tables(page) if t["header"][:2] == ["KPI", "Value"]]
+    assert len(kpi_tables) == 1
+    rows = {r["KPI"]: r for r in kpi_tables[0]["rows"]}
+    assert set(rows) == set(KPI_LABELS)
+    for label, key in KPI_KEYS.items():
+        row, kpi = rows[label], expected[key]
+        assert int(number(row["n"])) == kpi["n"], (label, row)
+        if kpi["value"] is None:
+            assert row["Value"] == "no data", (label, row)
+        else:
+            assert number(row["Value"]) == pytest.approx(_shown(key, kpi["value"]), abs=0.051), (label, row, kpi)
+
+
+def test_weekly_red_accounts_are_the_package_reds(rendered, world):
+    from pagetables import number, table
+    from workbook import health
+
+    page = page_of(rendered, "weekly")
+    ws = open_data(world)
+    try:
+        h = health.health_table(ws, AS_OF)
+    finally:
+        ws.close()
+    reds = h[h["colour"] == "red"].sort_values(["arr", "account_id"], ascending=[False, True])
+    shown = table(page, "Red accounts, largest ARR first")
+    assert shown["caption"] == f"Red accounts, largest ARR first ({min(10, len(reds))} of {len(reds)})"
+    assert len(shown["rows"]) == min(10, len(reds))
+    for row, (_, acc) in zip(shown["rows"], reds.iterrows()):
+        assert row["Account"] == " ".join(acc["name"].split()) and row["Owner"] == acc["csm"]
+        assert number(row["ARR"]) == pytest.approx(acc["arr"], abs=0.5)
+        assert number(row["Score"]) == pytest.approx(acc["score"], abs=0.5)
+        assert row["Lowest dimension"] == acc["lowest_dimension"]

@@ -18,6 +18,7 @@ This module imports only the standard library at import time: notebooks import i
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import datetime as dt
 import html
@@ -25,6 +26,7 @@ import json
 import math
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -257,6 +259,7 @@ def cli(args) -> int:
         raise BadInput("arguments", "--as-of", "a backfill (--from/--to) sets as_of for each report: leave --as-of out")
     as_of = iso_date(args.as_of, "--as-of") if args.as_of is not None else None
     out = args.out or "reports"
+    check_writable(out, "--out")
     source = notebook_path(args.name)
     merged = _merged_parameters(args.name, source, args.data, as_of, parameters)
     _validate_data(args.name, merged.get("data"), progress)
@@ -273,6 +276,24 @@ def cli(args) -> int:
     for result in results:
         print(result.html)
     return 0
+
+
+def check_writable(path: str | os.PathLike, option: str = "--out") -> None:
+    """Refuse (BadInput, exit 2) an output folder that cannot be created or written, before any work.
+
+    Nothing is created: the nearest folder that exists must be a writable directory, and no
+    part of the path below it may be a file.
+    """
+    target = Path(path)
+    probe = target
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise BadInput("arguments", option, f"cannot write reports to {target}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise BadInput("arguments", option, f"cannot write reports to {target}: {probe} is not writable")
 
 
 def _validate_data(name: str, data, progress: Progress | None) -> None:
@@ -384,7 +405,9 @@ def _render(name: str, kernel: "_Kernel", *, notebook_dir, data, as_of, paramete
     merged = _merged_parameters(name, source, data, explicit, parameters)
     report_dir = Path(out) / name
     report_dir.mkdir(parents=True, exist_ok=True)
-    staging = _temp_path(report_dir, f".{name}.", ".running.ipynb")
+    _remove_stale_staging(report_dir, name)
+    staging = _temp_path(report_dir, f".{name}.{os.getpid()}.", ".running.ipynb")
+    run_id = f"{os.getpid()}-{time.time_ns()}"
     try:
         nb = _execute(name, source, staging, merged, kernel, progress)
         recorded = read_record(nb)
@@ -392,10 +415,10 @@ def _render(name: str, kernel: "_Kernel", *, notebook_dir, data, as_of, paramete
         if not folder:
             raise _NoAsOf("the notebook did not call workbook.report.record(as_of=...) and no --as-of was given")
         _say(progress, f"{name}: rendering HTML")
-        page = _to_html(nb, name, folder, source.parent, progress)
+        page = _to_html(nb, name, folder, source.parent, progress, run_id=run_id)
         target_dir = report_dir / folder
         target_dir.mkdir(parents=True, exist_ok=True)
-        nb.metadata["workbook"] = {"record": recorded, "parameters": merged, "as_of": folder}
+        nb.metadata["workbook"] = {"record": recorded, "parameters": merged, "as_of": folder, "run": run_id}
         nb.metadata.setdefault("papermill", {})["output_path"] = str(target_dir / f"{name}.ipynb")
         result = _publish(name, target_dir, nb, page)
     except BaseException as exc:
@@ -431,7 +454,13 @@ def _refresh_index_quietly(out) -> None:
 
 
 def _publish(name: str, target_dir: Path, nb, page: str) -> tuple[Path, Path]:
-    """Write the HTML and the executed notebook into ``target_dir``, each by temp file + rename."""
+    """Write the HTML and the executed notebook into ``target_dir`` as one pair.
+
+    Each file is written to a temp file first and renamed into place, and both renames happen
+    under an exclusive lock on ``target_dir``: two runs of the same report finishing at the same
+    moment publish one after the other, so the page and the notebook always come from one run
+    (both carry the same run id: ``<meta name="workbook-run">`` and ``metadata.workbook.run``).
+    """
     import nbformat
 
     html_path, nb_path = target_dir / f"{name}.html", target_dir / f"{name}.ipynb"
@@ -439,13 +468,35 @@ def _publish(name: str, target_dir: Path, nb, page: str) -> tuple[Path, Path]:
     try:
         temps.append(_write_temp(target_dir, html_path.name, page.encode("utf-8")))
         temps.append(_write_temp(target_dir, nb_path.name, nbformat.writes(nb).encode("utf-8")))
-        os.replace(temps[1], nb_path)
-        os.replace(temps[0], html_path)
+        with _locked(target_dir):
+            os.replace(temps[1], nb_path)
+            os.replace(temps[0], html_path)
+            (target_dir / f"{name}.failed.ipynb").unlink(missing_ok=True)  # stale after a good run
     finally:
         for temp in temps:  # gone after a successful rename
             temp.unlink(missing_ok=True)
-    (target_dir / f"{name}.failed.ipynb").unlink(missing_ok=True)  # stale after a good run
     return html_path, nb_path
+
+
+@contextlib.contextmanager
+def _locked(directory: Path):
+    """An exclusive ``flock`` on the directory itself (no lock file is left behind)."""
+    import fcntl
+
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _remove_stale_staging(report_dir: Path, name: str) -> None:
+    """Remove ``.NAME.PID.*.running.ipynb`` files left by runs that were killed (their PID is gone)."""
+    for path in report_dir.glob(f".{name}.*.running.ipynb"):
+        pid = path.name[len(name) + 2:].split(".", 1)[0]
+        if not pid.isdigit() or not _alive(int(pid)):
+            path.unlink(missing_ok=True)
 
 
 def _failure(name, exc, staging: Path, report_dir: Path, explicit, merged, kernel) -> ReportFailed | None:
@@ -581,6 +632,15 @@ class _Kernel:
 
     The kernel runs in the current directory with this package importable (its parent directory
     is put first on ``PYTHONPATH``) and with matplotlib's backend left to ipykernel (inline).
+
+    It talks over the ``ipc`` transport (Unix sockets) inside a private directory made for it, not
+    over TCP: jupyter_client picks free TCP ports, releases them and the kernel binds them later,
+    so two kernels started at the same moment (a scheduler firing several reports, a parallel
+    test run) could pick the same port and one would die with "Address already in use". Socket
+    files in a directory no other kernel uses cannot collide. The same directory is the kernel's
+    ``TMPDIR``, so whatever the notebook leaves in the temp directory (DuckDB's spill folder of a
+    workspace that was never closed) goes when the kernel stops, and a directory left by a process
+    that was killed is removed by the next run.
     """
 
     def __init__(self, kernel_name: str, *, progress: Progress | None = None, label: str = "report"):
@@ -590,6 +650,7 @@ class _Kernel:
         self.km = None
         self.runs = 0
         self.current_cell: int | None = None
+        self.home: str | None = None
 
     def __enter__(self) -> "_Kernel":
         return self
@@ -603,20 +664,61 @@ class _Kernel:
             from jupyter_core.utils import run_sync
 
             _say(self.progress, f"{self.label}: starting kernel {self.kernel_name}")
-            km = AsyncKernelManager(kernel_name=self.kernel_name, **_encryption())
-            run_sync(km.start_kernel)(extra_arguments=["--HistoryManager.hist_file=:memory:"],
-                                      cwd=os.getcwd(), env=_kernel_env())
+            _remove_stale_homes()
+            self.home = tempfile.mkdtemp(prefix=f"{_KERNEL_HOME_PREFIX}{os.getpid()}-")
+            km = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc",
+                                    ip=os.path.join(self.home, "k"),
+                                    connection_file=os.path.join(self.home, "kernel.json"), **_encryption())
+            try:
+                run_sync(km.start_kernel)(extra_arguments=["--HistoryManager.hist_file=:memory:"],
+                                          cwd=os.getcwd(), env=_kernel_env(self.home))
+            except BaseException:
+                self._remove_home()
+                raise
             self.km = km
         return self.km
 
     def close(self) -> None:
-        if self.km is not None:
-            from jupyter_core.utils import run_sync
-            km, self.km = self.km, None
-            try:
-                run_sync(km.shutdown_kernel)(now=True)
-            finally:
-                run_sync(km.cleanup_resources)()
+        try:
+            if self.km is not None:
+                from jupyter_core.utils import run_sync
+                km, self.km = self.km, None
+                try:
+                    run_sync(km.shutdown_kernel)(now=True)
+                finally:
+                    run_sync(km.cleanup_resources)()
+        finally:
+            self._remove_home()
+
+    def _remove_home(self) -> None:
+        if self.home is not None:
+            shutil.rmtree(self.home, ignore_errors=True)
+            self.home = None
+
+
+_KERNEL_HOME_PREFIX = "workbook-kernel-"
+
+
+def _remove_stale_homes() -> None:
+    """Remove kernel directories left in the temp directory by workbook processes that are gone."""
+    root = Path(tempfile.gettempdir())
+    for path in root.glob(f"{_KERNEL_HOME_PREFIX}*-*"):
+        pid = path.name[len(_KERNEL_HOME_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)) and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists (on this machine)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _encryption() -> dict[str, str]:
@@ -625,8 +727,9 @@ def _encryption() -> dict[str, str]:
     return {"transport_encryption": "auto"} if zmq.has("curve") else {}
 
 
-def _kernel_env() -> dict[str, str]:
+def _kernel_env(home: str) -> dict[str, str]:
     env = dict(os.environ)
+    env["TMPDIR"] = home  # temp files of the kernel go with the kernel's own directory
     env.pop("MPLBACKEND", None)  # let ipykernel pick the inline backend, as in JupyterLab
     if _PACKAGE_ROOT.name not in ("site-packages", "dist-packages"):  # a source checkout
         path = [str(_PACKAGE_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -730,7 +833,8 @@ _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 
 
-def _to_html(nb, name: str, as_of: str, source_dir: Path, progress: Progress | None = None) -> str:
+def _to_html(nb, name: str, as_of: str, source_dir: Path, progress: Progress | None = None, *,
+             run_id: str | None = None) -> str:
     """The executed notebook as one self-contained HTML page without code."""
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
@@ -748,6 +852,8 @@ def _to_html(nb, name: str, as_of: str, source_dir: Path, progress: Progress | N
         _say(progress, f"{name}: warning: {undescribed} image(s) without alt text; show figures with plots.show()")
     body, _ = exporter.from_notebook_node(shown, resources=resources)
     body = _STYLE.sub(lambda m: m.group(1) + _CSS_COMMENT.sub("", m.group(2)) + m.group(3), body)
+    if run_id is not None:
+        body = body.replace("<head>", f'<head>\n<meta name="workbook-run" content="{html.escape(run_id)}">', 1)
     problems = audit_html(body)
     if problems:
         raise _NotSelfContained("; ".join(problems[:5]))
