@@ -141,7 +141,7 @@ def test_estimator_conventions():
     est = cal.ChurnCalibrator(calibration="isotonic", C=0.5, horizon_days=60)
     params = est.get_params()
     assert params == {"weights": None, "calibration": "isotonic", "missing": "redistribute", "C": 0.5,
-                      "horizon_days": 60, "max_iter": 1000, "tol": 1e-10}
+                      "horizon_days": 60, "min_measured": 0.05, "max_iter": 1000, "tol": 1e-10}
     assert cal.ChurnCalibrator(**params).get_params() == params          # round trip
     twin = clone(est)
     assert twin is not est and twin.get_params() == params

@@ -6,6 +6,9 @@ they test what a user of the data sees, independently of the generator's interna
 from __future__ import annotations
 
 import filecmp
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +17,7 @@ import pytest
 
 from workbook import sample
 from workbook.contract import CONTACT_ROLES, MILESTONES, TABLES
+from workbook.errors import BadInput
 from workbook.sample import END_DATE, SCENARIOS, SCRIPT_NAME, TRUE_WEIGHTS, simulate, write_sample
 from workbook.workspace import open_data
 
@@ -268,3 +272,93 @@ def test_usage_is_written_in_chunks_with_one_row_group_each(tmp_path, monkeypatc
     assert not usage.duplicated(["account_id", "date", "module"]).any()
     assert (usage[["active_users", "actions"]] >= 0).all().all()
     assert (usage["active_users"] > 0).all() and (usage["actions"] == 0).any()
+
+
+# ---------------------------------------------------------------------------- the output folder
+WORKBOOK = str(Path(sys.executable).with_name("workbook"))
+SAMPLE_FILES = sorted(f"{t}.parquet" if t == "usage" else f"{t}.csv" for t in sample.BUILD_ORDER)
+
+
+def _sample_cli(out, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([WORKBOOK, "sample", "--out", str(out), "--accounts", "20", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def _tree(folder) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_sample_refuses_a_folder_with_other_files_and_never_removes_them(tmp_path):
+    out = tmp_path / "D"
+    (out / "sub").mkdir(parents=True)
+    (out / "precious.txt").write_text("keep me")
+    (out / "sub" / "notes.md").write_text("and me")
+    refused = _sample_cli(out)
+    assert refused.returncode == 2
+    assert str(out) in refused.stderr and "precious.txt" in refused.stderr and "sub/" in refused.stderr
+    assert "--force" in refused.stderr and "Traceback" not in refused.stderr
+    assert _tree(out) == {"precious.txt": b"keep me", "sub/notes.md": b"and me"}
+
+    forced = _sample_cli(out, "--force")
+    assert forced.returncode == 0, forced.stderr
+    tree = _tree(out)
+    assert tree["precious.txt"] == b"keep me" and tree["sub/notes.md"] == b"and me"
+    assert sorted(tree) == sorted([*SAMPLE_FILES, "precious.txt", "sub/notes.md"])   # no temporary leftovers
+    assert sorted(p.name for p in out.iterdir()) == sorted([*SAMPLE_FILES, "precious.txt", "sub"])
+
+
+def test_sample_rewrites_a_previous_sample_in_place(tmp_path):
+    out, fresh = tmp_path / "D", tmp_path / "fresh"
+    assert _sample_cli(out, "--seed", "1").returncode == 0
+    first = _tree(out)
+    again = _sample_cli(out, "--seed", "2")                  # only a previous sample there: no --force needed
+    assert again.returncode == 0, again.stderr
+    write_sample(fresh, accounts=20, seed=2)
+    assert sorted(p.name for p in out.iterdir()) == SAMPLE_FILES
+    assert _tree(out) == _tree(fresh) != first
+
+
+def test_sample_refuses_a_table_given_in_the_other_format_even_with_force(tmp_path):
+    out = tmp_path / "D"
+    out.mkdir()
+    (out / "usage.csv").write_text("account_id,date,module,active_users,actions\n")
+    res = _sample_cli(out, "--force")
+    assert res.returncode == 2
+    assert "usage.csv" in res.stderr and "usage.parquet" in res.stderr and "twice" in res.stderr
+    assert _tree(out) == {"usage.csv": b"account_id,date,module,active_users,actions\n"}
+
+
+@pytest.mark.parametrize("seed", ["-1", "-7"])
+def test_sample_negative_seed_is_bad_input(tmp_path, seed):
+    out = tmp_path / "new" / "D"
+    res = _sample_cli(out, "--seed", seed)
+    assert res.returncode == 2
+    assert "--seed" in res.stderr and ">= 0" in res.stderr and seed in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_failure_keeps_the_previous_tables_and_adds_nothing(tmp_path, monkeypatch):
+    out = tmp_path / "D"
+    write_sample(out, accounts=20, seed=1)
+    before = _tree(out)
+
+    def broken(*_args):
+        raise RuntimeError("generator failed half-way")
+    monkeypatch.setitem(sample.BUILDERS, "advocacy", broken)
+    with pytest.raises(RuntimeError, match="half-way"):
+        write_sample(out, accounts=20, seed=2)               # other data: earlier tables would differ
+    assert _tree(out) == before
+    assert sorted(p.name for p in out.iterdir()) == SAMPLE_FILES
+    with pytest.raises(RuntimeError, match="half-way"):
+        write_sample(tmp_path / "new" / "E", accounts=20, seed=2)
+    assert not (tmp_path / "new").exists()                   # folders it created are removed again
+
+
+def test_write_sample_checks_seed_and_folder_before_simulating(tmp_path):
+    with pytest.raises(BadInput, match="--seed: must be a whole number >= 0, got 2.5"):
+        write_sample(tmp_path / "a", accounts=20, seed=2.5)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "notes.txt").write_text("x")
+    with pytest.raises(BadInput, match="notes.txt"):
+        write_sample(tmp_path / "b", accounts=20)
+    assert not (tmp_path / "a").exists() and [p.name for p in (tmp_path / "b").iterdir()] == ["notes.txt"]

@@ -164,3 +164,14 @@ def test_pointer_comment_is_kept(params, tmp_path):
 def test_repo_changelog_records_v1():
     log = (REPO_PARAMS / "weights" / "CHANGELOG.md").read_text()
     assert "## v1" in log and "reason: Initial weights" in log
+
+
+def test_adopted_at_given_from_python_must_be_an_iso_time(params, tmp_path):
+    with pytest.raises(BadInput, match="adopted_at: must be an ISO date or time"):
+        wmod.adopt(_proposal(tmp_path / "w.yaml"), "x", adopted_at="2026-01-01\n## v1 — adopted")
+    assert wmod.versions() == ["v1"]
+
+
+def test_adoption_leaves_no_lock_or_temporary_file(params, tmp_path):
+    wmod.adopt(_proposal(tmp_path / "w.yaml"), "clean up after yourself")
+    assert sorted(p.name for p in (params / "weights").iterdir()) == ["CHANGELOG.md", "v1.yaml", "v2.yaml"]

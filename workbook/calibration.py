@@ -54,6 +54,9 @@ METRICS = ("auc", "pr_auc", "brier", "log_loss", "ece", "top_decile_lift")
 ECE_BINS = 10                            # SPEC section 6: 10 equal-width bins
 _EPS_PROB = 1e-15                        # probability clip for log loss (as scikit-learn)
 _EPS_WEIGHT = 1e-9                       # keeps the redistributed score defined when weights vanish
+MAX_HORIZON_DAYS = 3650                  # ten years: a longer churn horizon is a typo, not a question
+MIN_MEASURED_SHARE = 0.05                # a dimension with a value on fewer training rows gets weight 0
+NO_SCORE_RISK = 50                       # ranking position of a row with no dimension data (a score of 50)
 
 # Fallbacks for params/calibration.yaml (the file is the place to change them).
 _DEFAULTS: dict[str, Any] = {
@@ -63,6 +66,7 @@ _DEFAULTS: dict[str, Any] = {
     "min_train_dates": 3,
     "min_tenure_days": 90,
     "min_churners": 100,
+    "min_measured_share": MIN_MEASURED_SHARE,
     "map": "logistic",
     "C": 1.0,
     "bootstrap": {"replicates": 1000, "seed": 20261115},
@@ -243,6 +247,10 @@ class ChurnCalibrator(ClassifierMixin, BaseEstimator):
         ``LogisticRegression(C=...)``.
     horizon_days : int
         What the label means (churned within this many days); recorded with the map.
+    min_measured : float
+        Zero-weight rule: a dimension with a value on fewer than this share of the (scored)
+        training rows is "not measured in this data" and gets weight 0 — the data cannot say
+        anything about it. Default 0.05 (5%).
     max_iter, tol : optimiser limits for L-BFGS-B.
 
     Learned attributes
@@ -255,18 +263,22 @@ class ChurnCalibrator(ClassifierMixin, BaseEstimator):
     calibration_ : dict describing the map (method and, for logistic, intercept and slope).
     prior_ : training churn rate, used for rows with no dimension data at all.
     informative_ : False when no dimension is associated with retention (all coefficients 0);
-        the weights then fall back to equal shares and must not be adopted.
+        the weights then fall back to equal shares of the measured dimensions and must not be adopted.
+    measured_share_ : dict, share of the scored training rows with a value, per dimension.
+    unmeasured_ : list of the dimensions below ``min_measured`` (weight 0 when weights are learned).
     classes_ : ``[0, 1]`` — column 0 of :meth:`predict_proba` is renewal (not churned), column 1 churn.
     n_features_in_, n_iter_, n_unscored_ : bookkeeping.
     """
 
     def __init__(self, weights=None, calibration: str = "logistic", missing: str = "redistribute",
-                 C: float = 1.0, horizon_days: int = 90, max_iter: int = 1000, tol: float = 1e-10):
+                 C: float = 1.0, horizon_days: int = 90, min_measured: float = MIN_MEASURED_SHARE,
+                 max_iter: int = 1000, tol: float = 1e-10):
         self.weights = weights
         self.calibration = calibration
         self.missing = missing
         self.C = C
         self.horizon_days = horizon_days
+        self.min_measured = min_measured
         self.max_iter = max_iter
         self.tol = tol
 
@@ -278,8 +290,11 @@ class ChurnCalibrator(ClassifierMixin, BaseEstimator):
             raise BadInput("ChurnCalibrator", "missing", f"must be redistribute or zero, got {self.missing!r}")
         if not (isinstance(self.C, (int, float)) and self.C > 0):
             raise BadInput("ChurnCalibrator", "C", f"must be a positive number, got {self.C!r}")
-        if not (isinstance(self.horizon_days, (int, np.integer)) and self.horizon_days >= 1):
-            raise BadInput("ChurnCalibrator", "horizon_days", f"must be a whole number >= 1, got {self.horizon_days!r}")
+        if not (isinstance(self.horizon_days, (int, np.integer)) and 1 <= self.horizon_days <= MAX_HORIZON_DAYS):
+            raise BadInput("ChurnCalibrator", "horizon_days",
+                           f"must be a whole number 1..{MAX_HORIZON_DAYS}, got {self.horizon_days!r}")
+        if not (isinstance(self.min_measured, (int, float)) and 0 <= self.min_measured < 1):
+            raise BadInput("ChurnCalibrator", "min_measured", f"must be a share in [0, 1), got {self.min_measured!r}")
         if self.weights is None:
             return None
         w = self.weights.weights if isinstance(self.weights, Weights) else self.weights
@@ -317,6 +332,17 @@ class ChurnCalibrator(ClassifierMixin, BaseEstimator):
         if notbin.any():
             rows = np.flatnonzero(notbin)
             raise BadInput("y", "churned", "must be 0 or 1", len(rows), [f"row {r}" for r in rows[:5]])
+        has_data = ~np.isnan(arr).all(axis=1)
+        if not has_data.any():
+            raise BadInput("X", ", ".join(DIMENSIONS), "no dimension values: every row's five dimensions are empty, "
+                           "so there is nothing to fit", int(len(arr)))
+        share = (~np.isnan(arr[has_data])).mean(axis=0)
+        measured = share >= self.min_measured
+        if not measured.any():
+            raise BadInput("X", ", ".join(DIMENSIONS), f"no dimension has a value on at least "
+                           f"{self.min_measured:.0%} of the rows")
+        self.measured_share_ = {d: float(v) for d, v in zip(DIMENSIONS, share)}
+        self.unmeasured_ = [d for d, m in zip(DIMENSIONS, measured) if not m]
         if self.missing == "zero":
             arr = np.where(np.isnan(arr), 0.0, arr)
         scored = ~np.isnan(arr).all(axis=1)
@@ -328,9 +354,11 @@ class ChurnCalibrator(ClassifierMixin, BaseEstimator):
         n = len(ys)
         lam = 1.0 / (self.C * n)
         if fixed is None:
-            a, beta, self.n_iter_ = _fit_weights(Xs, ys, lam, self.max_iter, self.tol)
+            # zero-weight rule: only the measured dimensions enter the fit; the others keep 0
+            beta = np.zeros(len(DIMENSIONS))
+            a, beta[measured], self.n_iter_ = _fit_weights(Xs[:, measured], ys, lam, self.max_iter, self.tol)
             self.informative_ = bool(beta.sum() > 1e-6)
-            raw = beta if self.informative_ else np.ones(len(DIMENSIONS))
+            raw = beta if self.informative_ else measured.astype(float)
             self.weights_ = largest_remainder(raw)
         else:
             wv = _weight_vector(fixed)
@@ -430,7 +458,10 @@ def build_snapshots(ws, *, as_of=None, horizon_days: int | None = None, dates=No
 
     Dates default to the first of each month from the start of the data (earliest signature or
     usage day) up to ``as_of`` (default: the latest usage date), plus ``as_of`` itself (the
-    current snapshot, always unlabelled). Scores come from
+    current snapshot, always unlabelled). Nothing is built after the data's end (the latest
+    usage date): an ``as_of`` beyond it is cut back to it (``attrs['requested_as_of']`` keeps
+    the request), and a label needs its horizon to be over by that date — the data cannot show
+    a churn it does not contain. Scores come from
     :func:`workbook.health.dimension_scores` in one shared pass, so each row uses only facts
     dated on or before its date. Returns a DataFrame: ``account_id, observed_at`` (datetime),
     the five dimensions (0..1, NaN = no data), ``churned`` (Int64: 1/0, null while the horizon
@@ -441,9 +472,16 @@ def build_snapshots(ws, *, as_of=None, horizon_days: int | None = None, dates=No
     from . import health
     if not hasattr(health, "dimension_scores"):
         raise RuntimeError("workbook.health.dimension_scores is not available in this version")
-    H = int(horizon_days or settings()["horizon_days"])
-    as_of = pd.Timestamp(as_of).normalize() if as_of is not None else ws.default_as_of()
+    H = check_horizon(horizon_days or settings()["horizon_days"])
     accounts = ws.frame("accounts")
+    if accounts.empty:
+        raise BadInput("accounts", None, "has no rows: there is nothing to calibrate")
+    data_end = ws.usage_date_range[1]
+    if data_end is None:
+        raise BadInput("usage", "date", "has no rows: no account can be scored, so there is nothing to calibrate")
+    data_end = pd.Timestamp(data_end).normalize()
+    requested = pd.Timestamp(as_of).normalize() if as_of is not None else data_end
+    as_of = min(requested, data_end)
     if dates is None:
         starts = [accounts["signed_at"].min()]
         first_usage = ws.usage_date_range[0]
@@ -460,6 +498,9 @@ def build_snapshots(ws, *, as_of=None, horizon_days: int | None = None, dates=No
         progress(f"calibrate: scoring {len(accounts):,} accounts on {len(dates)} dates "
                  f"({dates[0]:%Y-%m-%d} .. {dates[-1]:%Y-%m-%d})")
     scores = health.dimension_scores(ws, dates, engine=engine)
+    if scores.empty:
+        raise BadInput("accounts", "signed_at", f"no account is signed and active on any observation date up to "
+                       f"{as_of:%Y-%m-%d}: there is nothing to calibrate")
     snaps = scores.rename(columns={"date": "observed_at"})[["account_id", "observed_at", *DIMENSIONS]].copy()
     snaps["account_id"] = snaps["account_id"].astype("string")
     snaps["observed_at"] = pd.to_datetime(snaps["observed_at"]).astype("datetime64[ns]")
@@ -472,7 +513,8 @@ def build_snapshots(ws, *, as_of=None, horizon_days: int | None = None, dates=No
     active = health.active_overrides(ws, snaps.rename(columns={"observed_at": "date"}))
     snaps["override_colour"] = active["override_colour"].to_numpy()
     snaps = snaps.sort_values(["observed_at", "account_id"]).reset_index(drop=True)
-    snaps.attrs.update(as_of=as_of, horizon_days=H, source=str(ws.source))
+    snaps.attrs.update(as_of=as_of, horizon_days=H, source=str(ws.source), data_end=data_end,
+                       requested_as_of=requested)
     return snaps
 
 
@@ -492,7 +534,7 @@ def load_snapshots(path, *, horizon_days: int | None = None, as_of=None) -> pd.D
     """
     path = Path(path)
     name = str(path)
-    H = int(horizon_days or settings()["horizon_days"])
+    H = check_horizon(horizon_days or settings()["horizon_days"])
     if not path.is_file():
         raise BadInput(name, None, "snapshot file does not exist")
     try:
@@ -602,17 +644,26 @@ def synthetic_snapshots(n_accounts: int = 1000, months: int = 24, *, weights=Non
 
 
 # ============================================================================ metrics from counts
-def _count_metrics(pos: np.ndarray, neg: np.ndarray, p: np.ndarray) -> dict[str, np.ndarray]:
+def _grouped(pos: np.ndarray, neg: np.ndarray, key: np.ndarray):
+    """Counts summed over equal values of ``key``: (sorted unique keys, churned, retained)."""
+    uniq, inv = np.unique(key, return_inverse=True)                   # ascending
+    onehot = sparse.csr_matrix((np.ones(len(key)), (np.arange(len(key)), inv)), shape=(len(key), len(uniq)))
+    return uniq, np.asarray(pos @ onehot), np.asarray(neg @ onehot)
+
+
+def _count_metrics(pos: np.ndarray, neg: np.ndarray, p: np.ndarray, risk: np.ndarray | None = None
+                   ) -> dict[str, np.ndarray]:
     """The six metrics for every row of count matrices (replicates × bins), vectorised.
 
-    ``pos[b, k]`` / ``neg[b, k]``: churned / retained rows predicted ``p[k]`` in replicate b.
-    Returns arrays of shape (replicates,) — NaN where a replicate has no churner or no renewal.
-    Ties are exact: equal probabilities form one threshold (AUC counts a tie as half).
+    ``pos[b, k]`` / ``neg[b, k]``: churned / retained rows in bin k, replicate b; ``p[k]``: the
+    churn probability of bin k, used by the probability metrics (Brier, log loss, ECE);
+    ``risk[k]``: the ranking key of bin k (higher = riskier), used by the ranking metrics (AUC,
+    PR AUC, top-decile lift) — default ``p``. Returns arrays of shape (replicates,) — NaN where a
+    replicate has no churner or no renewal. Ties are exact: equal keys form one threshold (AUC
+    counts a tie as half).
     """
     pos, neg = np.atleast_2d(pos).astype(float), np.atleast_2d(neg).astype(float)
-    uniq, inv = np.unique(p, return_inverse=True)                     # ascending probability
-    onehot = sparse.csr_matrix((np.ones(len(p)), (np.arange(len(p)), inv)), shape=(len(p), len(uniq)))
-    P_g, N_g = np.asarray(pos @ onehot), np.asarray(neg @ onehot)
+    uniq, P_g, N_g = _grouped(pos, neg, p)
     n_pos, n_neg = P_g.sum(1), N_g.sum(1)
     n = n_pos + n_neg
     pc = np.clip(uniq, _EPS_PROB, 1 - _EPS_PROB)
@@ -625,6 +676,8 @@ def _count_metrics(pos: np.ndarray, neg: np.ndarray, p: np.ndarray) -> dict[str,
         observed = np.asarray(P_g @ eh)
         predicted = np.asarray((P_g + N_g) * uniq) @ eh
         out["ece"] = np.abs(observed - predicted).sum(1) / n
+        if risk is not None:
+            _, P_g, N_g = _grouped(pos, neg, risk)
         below = np.cumsum(N_g, 1) - N_g
         out["auc"] = (P_g * (below + 0.5 * N_g)).sum(1) / (n_pos * n_neg)
         Pd, Nd = P_g[:, ::-1], N_g[:, ::-1]                           # descending probability
@@ -643,21 +696,30 @@ def _count_metrics(pos: np.ndarray, neg: np.ndarray, p: np.ndarray) -> dict[str,
     return out
 
 
-def _bins(model: ChurnCalibrator, X) -> tuple[np.ndarray, np.ndarray]:
-    """Bin per row (0..100 = integer score, 101 = no data) and the probability of each bin."""
+# Ranking key of each bin: 100 − integer score (a lower score is riskier); "no data" ranks as a 50.
+_BIN_RISK = np.append(100.0 - SCORES, 100.0 - NO_SCORE_RISK)
+
+
+def _bins(model: ChurnCalibrator, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bin per row (0..100 = integer score, 101 = no data), the churn probability of each bin
+    (the fitted map) and its ranking key (100 − score: the score itself ranks, not the map)."""
     idx = score_index(model.health_score(X))
     idx = np.where(idx < 0, 101, idx)
-    return idx, np.append(model.churn_probability_, model.prior_)
+    return idx, np.append(model.churn_probability_, model.prior_), _BIN_RISK
 
 
-def classification_metrics(y, p) -> dict[str, float]:
-    """AUC, PR AUC, Brier, log loss, ECE (10 equal-width bins) and top-decile lift of churn
-    probabilities ``p`` against labels ``y`` (1 = churned). Ties are exact (see docs)."""
+def classification_metrics(y, p, risk=None) -> dict[str, float]:
+    """AUC, PR AUC, Brier, log loss, ECE (10 equal-width bins) and top-decile lift against labels
+    ``y`` (1 = churned). Brier, log loss and ECE judge the churn probabilities ``p``; AUC, PR AUC
+    and lift judge the ranking by ``risk`` (higher = riskier; default ``p``) — for a health
+    score pass ``100 - score``. Ties are exact (see docs)."""
     y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
-    uniq, inv = np.unique(p, return_inverse=True)
-    pos = np.bincount(inv, weights=y, minlength=len(uniq))
-    neg = np.bincount(inv, weights=1 - y, minlength=len(uniq))
-    return {k: float(v[0]) for k, v in _count_metrics(pos, neg, uniq).items()}
+    key = p if risk is None else np.asarray(risk, dtype=float)
+    pairs, inv = np.unique(np.column_stack([p, key]), axis=0, return_inverse=True)
+    inv = np.asarray(inv).ravel()
+    pos = np.bincount(inv, weights=y, minlength=len(pairs))
+    neg = np.bincount(inv, weights=1 - y, minlength=len(pairs))
+    return {k: float(v[0]) for k, v in _count_metrics(pos, neg, pairs[:, 0], pairs[:, 1]).items()}
 
 
 def _bootstrap(groups: np.ndarray, y: np.ndarray, bins: list[tuple[np.ndarray, np.ndarray]],
@@ -665,23 +727,26 @@ def _bootstrap(groups: np.ndarray, y: np.ndarray, bins: list[tuple[np.ndarray, n
     """Account-clustered bootstrap of the metrics for several models on the same rows.
 
     Each replicate draws accounts with replacement (every row of a drawn account comes along)
-    with one shared draw for all models, so differences are paired. Returns, per model, a dict
-    metric → (replicates,) array. Memory is bounded by ``block`` replicates at a time.
+    with one shared draw for all models, so differences are paired. ``bins``: per model, the bin
+    of each row, the churn probability of each bin and optionally the ranking key of each bin
+    (see :func:`_count_metrics`). Returns, per model, a dict metric → (replicates,) array.
+    Memory is bounded by ``block`` replicates at a time.
     """
     rng = np.random.default_rng(seed)
     codes, _ = pd.factorize(groups)
     A = codes.max() + 1
     yi = y.astype(int)
-    mats = [sparse.csr_matrix((np.ones(len(y)), (codes, b * 2 + yi)), shape=(A, 2 * len(p))) for b, p in bins]
+    bins = [(bp[0], bp[1], bp[2] if len(bp) > 2 else None) for bp in bins]
+    mats = [sparse.csr_matrix((np.ones(len(y)), (codes, b * 2 + yi)), shape=(A, 2 * len(p))) for b, p, _ in bins]
     results = [{m: [] for m in METRICS} for _ in bins]
     done = 0
     while done < replicates:
         nb = min(block, replicates - done)
         draw = rng.integers(0, A, size=(nb, A))
         w = np.bincount((draw + np.arange(nb)[:, None] * A).ravel(), minlength=nb * A).reshape(nb, A)
-        for (b, p), mat, res in zip(bins, mats, results):
+        for (b, p, risk), mat, res in zip(bins, mats, results):
             c = np.asarray((mat.T @ w.T).T)
-            met = _count_metrics(c[:, 1::2], c[:, 0::2], p)
+            met = _count_metrics(c[:, 1::2], c[:, 0::2], p, risk)
             for m in METRICS:
                 res[m].append(met[m])
         done += nb
@@ -725,26 +790,45 @@ def split_dates(dates, horizon_days: int, test_fraction: float = 0.25) -> dict[s
 def suggest_thresholds(score, y, *, red_churner_share: float = 0.6, green_max_churner_share: float = 0.1) -> dict:
     """Integer thresholds that make the bands mean something, computed on training rows.
 
-    amber (the red/amber boundary): the smallest integer t with at least ``red_churner_share``
-    of churners scoring below t. green: the smallest integer g > amber with at most
-    ``green_max_churner_share`` of churners scoring g or more. A suggestion only: the proposal
-    keeps the current thresholds. Returns ``{"green", "amber", "rule"}``.
+    amber (the red/amber boundary): the smallest integer t in 1..100 with at least
+    ``red_churner_share`` of churners scoring below t. green: the smallest integer g in
+    amber+1..100 with at most ``green_max_churner_share`` of churners scoring g or more. The pair
+    is suggested only when both exist and each of the three bands holds at least one training
+    row — so the rule holds on the training rows and 0 < amber < green <= 100. Otherwise
+    ``green`` and ``amber`` are None and ``reason`` says why; the current thresholds stay.
+    A suggestion only: the proposal keeps the current thresholds. Returns ``{"green", "amber",
+    "rule", "reason", "red_share", "green_share"}`` (shares of training churners, 0..1).
     """
     s = np.asarray(score, dtype=float)
     y = np.asarray(y, dtype=float)
-    churn = np.sort(s[(y == 1) & ~np.isnan(s)])
+    rule = (f"red holds at least {red_churner_share:.0%} of training churners; green at most "
+            f"{green_max_churner_share:.0%}")
+    out = {"green": None, "amber": None, "rule": rule, "reason": None, "red_share": None, "green_share": None}
+    ok_rows = ~np.isnan(s)
+    churn = np.sort(s[(y == 1) & ok_rows])
     if len(churn) == 0:
-        return {"green": None, "amber": None, "rule": "no churners in the training rows"}
+        return {**out, "reason": "no scored churners in the training rows"}
     grid = np.arange(1, 101)
     below = np.searchsorted(churn, grid, side="left") / len(churn)       # share of churners < t
-    amber = int(grid[np.argmax(below >= red_churner_share)]) if (below >= red_churner_share).any() else 100
-    ok = (grid > amber) & (below >= 1 - green_max_churner_share)
-    green = int(grid[np.argmax(ok)]) if ok.any() else 100
-    if green <= amber:
-        amber = max(0, green - 1)
-    return {"green": green, "amber": amber,
-            "rule": f"red holds at least {red_churner_share:.0%} of training churners; green at most "
-                    f"{green_max_churner_share:.0%}"}
+    hit = below >= red_churner_share - 1e-12
+    if not hit.any():
+        return {**out, "reason": f"no score up to 100 has {red_churner_share:.0%} of training churners below it "
+                                 "(churners score too high for any red band)"}
+    amber = int(grid[np.argmax(hit)])
+    ok = (grid > amber) & (1 - below <= green_max_churner_share + 1e-12)
+    if not ok.any():
+        return {**out, "reason": f"with amber at {amber}, no green threshold up to 100 leaves at most "
+                                 f"{green_max_churner_share:.0%} of training churners in green"}
+    green = int(grid[np.argmax(ok)])
+    rows = s[ok_rows]
+    sizes = {"red": int((rows < amber).sum()), "amber": int(((rows >= amber) & (rows < green)).sum()),
+             "green": int((rows >= green).sum())}
+    empty = [c for c, n in sizes.items() if n == 0]
+    if empty:
+        return {**out, "reason": f"green {green} / amber {amber} would leave the {' and '.join(empty)} band "
+                                 "empty on the training rows"}
+    return {**out, "green": green, "amber": amber, "red_share": float(below[amber - 1]),
+            "green_share": float(1 - below[green - 1])}
 
 
 def _wilson(k: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
@@ -752,11 +836,14 @@ def _wilson(k: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, 
         p = k / n
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
+    # clipped into 0..1: rounding would otherwise print a bound of 0 churners as "-0.0%"
+    return np.clip(centre - half, 0.0, 1.0) + 0.0, np.clip(centre + half, 0.0, 1.0) + 0.0
 
 
 def band_table(colour: np.ndarray, y: np.ndarray, label: str, thresholds: str) -> pd.DataFrame:
-    """Rows, churners, churn rate (with a Wilson 95% interval) and share of churners per colour."""
+    """Rows, churners, churn rate (with a Wilson 95% interval) and share of churners per colour.
+
+    A band with no rows has no churn rate and no interval (NaN)."""
     rows = []
     total_churn = max(float(np.sum(y)), 1.0)
     for c in COLOURS:
@@ -793,6 +880,11 @@ def _drift(train: pd.DataFrame, latest: pd.DataFrame, cur_w, prop_w, missing, cf
     for label, w in (("score (current)", cur_w), ("score (proposed)", prop_w)):
         items.append((label, health_score(train, w, missing), health_score(latest, w, missing), 100.0))
     for name, e, a, top in items:
+        if np.isnan(e).all() and np.isnan(a).all():
+            # nothing measured on either side: no population to compare, not "stable"
+            rows.append({"dimension": name, "psi": np.nan, "status": "not measured", "train_mean": np.nan,
+                         "latest_mean": np.nan, "train_missing": 1.0, "latest_missing": 1.0})
+            continue
         value = psi(e, a, np.linspace(0, top, bins + 1))
         rows.append({"dimension": name, "psi": value,
                      "status": "recalibrate" if value > recal else "watch" if value > watch else "stable",
@@ -871,6 +963,8 @@ class CalibrationResult:
         return {
             "weights": dict(self.proposed.weights),
             "thresholds": {"green": _num(self.proposed.green), "amber": _num(self.proposed.amber)},
+            "recommendation": dict(m["recommendation"]),
+            "not_measured": list(m["not_measured"]),
             "status": "proposal (not adopted): review, then `workbook weights adopt FILE --reason TEXT`",
             "parent": self.current.label,
             "generated_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -879,6 +973,7 @@ class CalibrationResult:
             "n_train": m["n_train"], "n_test": m["n_test"], "n_pending": m["snapshots"]["n_pending"],
             "raw_weights": {d: _r(v, 3) for d, v in self.proposal.raw_weights_.items()},
             "suggested_thresholds": m["suggested_thresholds"],
+            "warnings": list(m["warnings"]),
             "metrics": point,
             "estimator": {"class": "workbook.calibration.ChurnCalibrator",
                           "params": {k: v for k, v in self.proposal.get_params().items() if k != "weights"}},
@@ -887,12 +982,21 @@ class CalibrationResult:
         }
 
     def write(self, out) -> list[Path]:
-        """Write every output file into directory ``out`` (created), each atomically. Returns the paths."""
+        """Write the ten output files into directory ``out`` as one set. Returns their paths.
+
+        The files are written into a new sibling folder (``.NAME.tmp-XXXX``) which then replaces
+        ``out`` in one rename (the old folder is renamed aside first and removed after), so a
+        crash leaves either the old set or the new one, never a mix. Other files already in
+        ``out`` are carried over. Files and folder get the usual permissions (0666/0777 less the
+        umask)."""
         out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
+        check_writable(out)
         doc = self.proposal_document()
+        rec = self.metrics["recommendation"]
         header = ("# Proposed health weights written by `workbook calibrate` - NOT adopted.\n"
-                  "# Review metrics.json, bands.csv and colour_changes.csv, then adopt with:\n"
+                  + (f"# Recommendation: adopt. {rec['reason']}\n" if rec["adopt"] else
+                     f"# Recommendation: do NOT adopt - {rec['reason']}.\n")
+                  + "# Review metrics.json, bands.csv and colour_changes.csv, then adopt with:\n"
                   "#   workbook weights adopt weights.yaml --reason \"...\"\n")
         files = {
             "weights.yaml": header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=100),
@@ -907,23 +1011,26 @@ class CalibrationResult:
             # labelled rows only, so the file feeds straight back into `calibrate --snapshots`
             "snapshots.csv": self.snapshots[self.snapshots["churned"].notna()],
         }
-        paths = []
+        texts = {}
         for name, content in files.items():
-            path = out / name
             if isinstance(content, pd.DataFrame):
                 # snapshots keep full precision so that a replay reproduces the fit exactly
                 content = content.to_csv(index=False, date_format="%Y-%m-%d",
                                          float_format=None if name == "snapshots.csv" else "%.6g")
-            _atomic_write(path, content)
-            paths.append(path)
-        return paths
+            texts[name] = content
+        _write_set(out, texts)
+        return [out / name for name in files]
 
     def summary(self) -> str:
-        """A short plain-text summary for the terminal."""
+        """A short plain-text summary for the terminal: the recommendation and the warnings first."""
         m = self.metrics
         s = m["snapshots"]
+        rec = m["recommendation"]
         lines = [f"calibration as of {m['data_window']['as_of']}, horizon {m['horizon_days']} days: "
                  f"{s['n']:,} snapshots of {s['n_accounts']:,} accounts",
+                 ("RECOMMENDATION: adopt the proposal - " + rec["reason"]) if rec["adopt"] else
+                 ("RECOMMENDATION: " + rec["reason"]),
+                 *[f"warning: {w}" for w in self.warnings],
                  f"  labelled {s['n_labelled']:,}; pending {s['n_pending']:,} rows of {s['n_pending_accounts']:,} "
                  f"accounts (horizon not over); onboarding (tenure < {s['min_tenure_days']} days) "
                  f"{s['n_onboarding']:,}; no dimension data {s['n_unscored']:,}",
@@ -931,26 +1038,36 @@ class CalibrationResult:
                  f"test {_span(m['split']['test'])} (n={m['n_test']:,}); churn rate test "
                  f"{m['base_rate']['test']:.1%}",
                  f"  {'':16}{'current ' + self.current.label:>30}{'proposed':>30}",
-                 f"  {'weights':16}{_wstr(self.current.weights):>30}{_wstr(self.proposed.weights):>30}"]
+                 f"  {'weights':16}{_wstr(self.current.weights):>30}{_wstr(self.proposed.weights):>30}",
+                 f"  {'score->churn map':16}{m['current']['signal']:>30}{m['proposed']['signal']:>30}"]
         for k in METRICS:
             c, p = m["current"], m["proposed"]
             lines.append(f"  {k:16}{_ci(c[k], c['ci'][k]):>30}{_ci(p[k], p['ci'][k]):>30}")
+        d = m["difference"]["log_loss"]
+        lines.append(f"  {'log_loss diff':16}{'':>30}{_ci(d['value'], d['ci'], signed=True):>30}")
+        lines.append("  (auc, pr_auc, top_decile_lift rank accounts by the score itself; brier, log_loss, ece "
+                     "judge the fitted score->churn map)")
+        if m["not_measured"]:
+            lines.append(f"  not measured in this data (weight 0): {', '.join(m['not_measured'])}")
         ref = m["reference"]
         lines.append(f"  unconstrained logistic regression AUC {ref['unconstrained_logistic_auc']:.3f} "
                      f"(proposal {ref['proposal_auc_gap']:+.3f})")
         st = m["suggested_thresholds"]
         if st.get("green") is not None:
             lines.append(f"  suggested thresholds (not applied): green {st['green']}, amber {st['amber']} "
-                         f"({st['rule']})")
+                         f"({st['rule']}: red {st['red_share']:.0%}, green {st['green_share']:.0%} on training)")
+        else:
+            lines.append(f"  suggested thresholds: none satisfy the rule ({st['rule']}): {st['reason']}; "
+                         f"keep {_num(self.current.green)}/{_num(self.current.amber)}")
         lines.append(f"  colour changes at {m['colour_changes']['observed_at']}: {m['colour_changes']['n']:,} accounts")
         d = m["drift"]
         lines.append(f"  drift: max PSI {d['max_psi']:.3f} ({d['max_dimension']}); "
-                     f"recalibration due: {'YES' if d['recalibration_due'] else 'no'}")
+                     f"recalibration due: {'YES' if d['recalibration_due'] else 'no'}"
+                     + (f"; not measured: {', '.join(d['not_measured'])}" if d.get("not_measured") else ""))
         if m["override_accuracy"]:
             o = m["override_accuracy"]
             share = "n/a" if o["share_right"] is None else f"{o['share_right']:.0%}"
             lines.append(f"  overrides: {o['n_changed_colour']:,} changed a colour; right {share}")
-        lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
@@ -966,11 +1083,12 @@ def _wstr(w: Mapping[str, int]) -> str:
     return "/".join(str(w[d]) for d in DIMENSIONS)
 
 
-def _ci(v, ci) -> str:
+def _ci(v, ci, signed: bool = False) -> str:
     if v is None:
         return "n/a"
     lo, hi = ci
-    return f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if lo is not None else f"{v:.3f}"
+    f = "+.4f" if signed else ".3f"
+    return f"{v:{f}} [{lo:{f}}, {hi:{f}}]" if lo is not None else f"{v:{f}}"
 
 
 def _span(dates: list[str]) -> str:
@@ -986,16 +1104,65 @@ def _to_json(obj) -> str:
     return to_json(obj) + "\n"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def check_writable(out) -> None:
+    """Raise :class:`BadInput` unless ``out`` can be written (created or replaced): it must be a
+    folder or not exist, and its parent (the nearest existing ancestor) must be a writable folder."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise BadInput(str(out), None, "output path exists and is not a folder")
+    parent = out.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise BadInput(str(out), None, f"cannot write the output folder: {parent} is not a folder")
+    # a real probe (a folder created and removed), since permission bits do not bind every user
+    for where in (parent, out) if out.is_dir() else (parent,):
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".workbook-probe-", dir=where))
+        except OSError as exc:
+            raise BadInput(str(out), None, f"cannot write the output folder: {where} is not writable "
+                           f"({exc.strerror or exc})") from None
+
+
+def _write_set(out: Path, texts: Mapping[str, str]) -> None:
+    """Write ``texts`` (file name → content) as the folder ``out``, swapped in at once (see
+    :meth:`CalibrationResult.write`)."""
+    import shutil
+    out.parent.mkdir(parents=True, exist_ok=True)
+    mask = _umask()
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    aside, carried = None, []
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        os.chmod(stage, 0o777 & ~mask)
+        for name, text in texts.items():
+            with open(stage / name, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+            os.chmod(stage / name, 0o666 & ~mask)
+        if out.is_dir():
+            for extra in out.iterdir():            # a reviewer's own notes in the folder stay
+                if extra.name not in texts:
+                    os.rename(extra, stage / extra.name)
+                    carried.append(extra.name)
+            aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.rename(out, aside / "set")
+        os.rename(stage, out)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if aside is not None and (aside / "set").exists() and not out.exists():
+            os.rename(aside / "set", out)          # put the old set back
+        for name in carried:
+            if (stage / name).exists() and out.is_dir():
+                os.rename(stage / name, out / name)
+        shutil.rmtree(stage, ignore_errors=True)
         raise
+    finally:
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
 
 
 def _check_snapshots(snapshots: pd.DataFrame) -> pd.DataFrame:
@@ -1012,18 +1179,77 @@ def _check_snapshots(snapshots: pd.DataFrame) -> pd.DataFrame:
     return snaps
 
 
+def check_horizon(horizon_days) -> int:
+    """``horizon_days`` as an int in 1..MAX_HORIZON_DAYS, or :class:`BadInput` (exit 2)."""
+    try:
+        H = int(horizon_days)
+        whole = float(horizon_days) == H
+    except (TypeError, ValueError, OverflowError):
+        whole = False
+    if not whole:
+        raise BadInput("horizon_days", None, f"must be a whole number of days, got {horizon_days!r}")
+    if not 1 <= H <= MAX_HORIZON_DAYS:
+        raise BadInput("horizon_days", None, f"must be 1..{MAX_HORIZON_DAYS} days (ten years), got {H}")
+    return H
+
+
+def flat_map(model: ChurnCalibrator) -> bool:
+    """True when the fitted score → churn map gives every score the same probability (no signal)."""
+    return bool(np.ptp(model.churn_probability_) < 1e-9)
+
+
+def _recommendation(diff_log_loss: dict, current: Weights, proposed: Weights, kept_current: bool, flat: bool,
+                    unmeasured: list[str], few: list[str]) -> dict[str, Any]:
+    """``{"adopt": bool, "reason": one line}``: adopt only when the proposal's out-of-time log loss is
+    better than the current weights' with the whole paired 95% bootstrap interval below 0."""
+    value, (lo, hi) = diff_log_loss["value"], diff_log_loss["ci"]
+    ci = f"{value:+.4f} [{lo:+.4f}, {hi:+.4f}]" if lo is not None else f"{value:+.4f} (no interval)"
+    if kept_current:
+        return {"adopt": False, "reason": "nothing should change: no dimension is associated with churn in the "
+                                          "training rows, so the proposal is the current weights"}
+    if dict(proposed.weights) == dict(current.weights):
+        return {"adopt": False, "reason": "nothing should change: the proposal equals the current weights"}
+    if flat:
+        return {"adopt": False, "reason": "nothing should change: the proposed score shows no usable signal "
+                                          "(its score -> churn map is flat)"}
+    if lo is None:
+        return {"adopt": False, "reason": f"nothing should change: no bootstrap interval for the log-loss "
+                                          f"difference {value:+.4f}, so no evidence the proposal is better"}
+    if hi >= 0:
+        verdict = "is worse than the current weights'" if lo > 0 else "has a 95% interval that includes 0"
+        return {"adopt": False, "reason": f"nothing should change: the proposal's out-of-time log loss {verdict} "
+                                          f"(proposal minus current {ci})"}
+    reason = f"out-of-time log loss better than the current weights: proposal minus current {ci}"
+    if unmeasured:
+        reason += f"; {', '.join(unmeasured)} not measured in this data (weight 0)"
+    if few:
+        reason += "; but few churners (see warnings): confirm fold by fold in backtest.csv before adopting"
+    return {"adopt": True, "reason": reason}
+
+
 def _fit_pair(train: pd.DataFrame, current: Weights, cfg: dict, H: int, missing: str):
+    """The current weights' map and the proposal, fitted on ``train`` by the one procedure used
+    for the main split and every backtest fold. When no dimension is associated with churn the
+    proposal keeps the current weights. Returns (current model, proposal, kept_current)."""
     y = train["churned"].to_numpy(dtype=float)
-    kw = dict(calibration=cfg["map"], missing=missing, C=float(cfg["C"]), horizon_days=H)
+    kw = dict(calibration=cfg["map"], missing=missing, C=float(cfg["C"]), horizon_days=H,
+              min_measured=float(cfg["min_measured_share"]))
     cur = ChurnCalibrator(weights=dict(current.weights), **kw).fit(train[list(DIMENSIONS)], y)
     prop = ChurnCalibrator(**kw).fit(train[list(DIMENSIONS)], y)
-    return cur, prop
+    if prop.informative_:
+        return cur, prop, False
+    kept = ChurnCalibrator(weights=dict(current.weights), **kw).fit(train[list(DIMENSIONS)], y)
+    return cur, kept, True
 
 
 def _backtest(labelled: pd.DataFrame, current: Weights, cfg: dict, H: int, missing: str,
-              n_test_dates: int) -> pd.DataFrame:
+              n_test_dates: int, main: dict | None = None) -> pd.DataFrame:
     """Rolling-origin (expanding window) backtest: fold j tests the j-th block of dates counted
-    back from the end; it trains on every date whose label window ends before the block starts."""
+    back from the end; it trains on every date whose label window ends before the block starts.
+
+    Every fold fits with :func:`_fit_pair`, the main split's procedure; the fold whose training
+    and test dates are the main split's (``main``: its ``train``/``test`` dates and ``models``)
+    reuses the main fit, so it lists exactly the proposal the summary reports."""
     dates = sorted(labelled["observed_at"].unique())
     rows = []
     for j in range(int(cfg["backtest_folds"])):
@@ -1040,12 +1266,17 @@ def _backtest(labelled: pd.DataFrame, current: Weights, cfg: dict, H: int, missi
         yt = test["churned"].to_numpy(float)
         if len(np.unique(train["churned"])) < 2 or len(np.unique(yt)) < 2:
             continue
-        cur, prop = _fit_pair(train, current, cfg, H, missing)
-        row = {"fold": j + 1, "train_first": _day(train_dates[0]), "train_last": _day(train_dates[-1]),
+        same = main is not None and [pd.Timestamp(d) for d in train_dates] == list(main["train"]) and \
+            [pd.Timestamp(d) for d in block] == list(main["test"])
+        cur, prop = main["models"] if same else _fit_pair(train, current, cfg, H, missing)[:2]
+        row = {"fold": j + 1, "main_split": bool(same), "train_first": _day(train_dates[0]), "train_last": _day(train_dates[-1]),
                "test_first": _day(block[0]), "test_last": _day(block[-1]), "n_train": len(train),
                "n_test": len(test), "test_churn_rate": float(yt.mean()), "proposed_weights": _wstr(prop.weights_)}
         for side, model in (("current", cur), ("proposed", prop)):
-            met = classification_metrics(yt, model.predict_proba(test[list(DIMENSIONS)])[:, 1])
+            score = model.health_score(test[list(DIMENSIONS)])
+            idx = score_index(score)
+            met = classification_metrics(yt, model.churn_probability(score),
+                                         risk=np.where(idx >= 0, 100.0 - idx, 100.0 - NO_SCORE_RISK))
             for k in ("auc", "brier", "log_loss", "ece"):
                 row[f"{k}_{side}"] = met[k]
         rows.append(row)
@@ -1054,7 +1285,7 @@ def _backtest(labelled: pd.DataFrame, current: Weights, cfg: dict, H: int, missi
 
 def _reliability(y, bins_by_model: dict[str, tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
     rows = []
-    for label, (b, p) in bins_by_model.items():
+    for label, (b, p, *_rest) in bins_by_model.items():
         pr = p[b]
         e = np.minimum(np.floor(pr * ECE_BINS), ECE_BINS - 1).astype(int)
         for k in range(ECE_BINS):
@@ -1099,10 +1330,14 @@ def _evaluate(snapshots, current, *, horizon_days, accounts, replicates, seed, p
     say = progress or (lambda _m: None)
     current = current or _weights.load_active()
     snaps = _check_snapshots(snapshots)
-    H = int(horizon_days or snapshots.attrs.get("horizon_days") or cfg["horizon_days"])
+    H = check_horizon(horizon_days or snapshots.attrs.get("horizon_days") or cfg["horizon_days"])
     missing = _missing_policy()
     as_of = snapshots.attrs.get("as_of")
     warnings: list[str] = []
+    asked = snapshots.attrs.get("requested_as_of")
+    if asked is not None and as_of is not None and pd.Timestamp(asked) > pd.Timestamp(as_of):
+        warnings.append(f"as_of {_day(asked)} is after the data's end {_day(as_of)}: snapshots stop there and "
+                        "labels need their horizon to be over by then")
 
     min_tenure = int(cfg["min_tenure_days"])
     young = (snaps["tenure_days"] < min_tenure).fillna(False).to_numpy(bool) if "tenure_days" in snaps else \
@@ -1112,6 +1347,10 @@ def _evaluate(snapshots, current, *, horizon_days, accounts, replicates, seed, p
     if not eligible.any():
         raise BadInput("snapshots", "churned", f"no snapshot has a complete {H}-day horizon before as_of "
                        f"(and tenure >= {min_tenure} days): nothing to train or test on", len(snaps))
+    if snaps.loc[eligible, list(DIMENSIONS)].isna().all(axis=None):
+        raise BadInput(str(snapshots.attrs.get("source") or "snapshots"), ", ".join(DIMENSIONS),
+                       "no dimension values: every labelled snapshot has all five dimensions empty, so there "
+                       "is no score to calibrate", int(eligible.sum()))
     split = split_dates(snaps.loc[eligible, "observed_at"].unique(), H, float(cfg["test_fraction"]))
     role = pd.Series(np.where(has_label, "onboarding", "pending"), index=snaps.index, dtype=object)
     for name in ("train", "gap", "test"):
@@ -1131,20 +1370,21 @@ def _evaluate(snapshots, current, *, horizon_days, accounts, replicates, seed, p
                             "do not adopt on this evidence alone")
     say(f"calibrate: fitting on {len(train):,} training rows ({len(split['train'])} dates), "
         f"testing on {len(test):,} ({len(split['test'])} dates)")
-    cur_model, proposal = _fit_pair(train, current, cfg, H, missing)
-    if not proposal.informative_:
-        warnings.append("no dimension is associated with retention in the training rows: the proposal keeps "
-                        "the current weights")
-        proposal = ChurnCalibrator(weights=dict(current.weights), calibration=cfg["map"], missing=missing,
-                                   C=float(cfg["C"]), horizon_days=H).fit(train[list(DIMENSIONS)],
-                                                                          train["churned"].to_numpy(float))
+    cur_model, proposal, kept_current = _fit_pair(train, current, cfg, H, missing)
+    unmeasured = list(proposal.unmeasured_)
+    if unmeasured:
+        warnings.insert(0, f"not measured in this data: {', '.join(unmeasured)} (a value on fewer than "
+                           f"{proposal.min_measured:.0%} of training rows): weight 0 in the proposal")
+    if kept_current:
+        warnings.insert(0, "no dimension is associated with churn in the training rows: the proposal keeps "
+                           "the current weights")
     proposed = Weights(dict(proposal.weights_), current.green, current.amber, version=None, path="proposal")
 
     Xt, yt = test[list(DIMENSIONS)], test["churned"].to_numpy(float)
     bins_cur, bins_prop = _bins(cur_model, Xt), _bins(proposal, Xt)
     point = [{k: float(v[0]) for k, v in _count_metrics(
-        np.bincount(b, weights=yt, minlength=len(p)), np.bincount(b, weights=1 - yt, minlength=len(p)), p).items()}
-        for b, p in (bins_cur, bins_prop)]
+        np.bincount(b, weights=yt, minlength=len(p)), np.bincount(b, weights=1 - yt, minlength=len(p)), p,
+        risk).items()} for b, p, risk in (bins_cur, bins_prop)]
     n_rep = int(replicates if replicates is not None else cfg["bootstrap"]["replicates"])
     seed = int(seed if seed is not None else cfg["bootstrap"]["seed"])
     say(f"calibrate: bootstrap, {n_rep:,} replicates clustered by account")
@@ -1153,14 +1393,25 @@ def _evaluate(snapshots, current, *, horizon_days, accounts, replicates, seed, p
     sides = {}
     for side, model, w, pt, k in (("current", cur_model, current, point[0], 0),
                                   ("proposed", proposal, proposed, point[1], 1)):
+        flat = flat_map(model)
         sides[side] = {"version": w.label if side == "current" else None, "weights": dict(w.weights),
                        "thresholds": {"green": _num(w.green), "amber": _num(w.amber)},
                        **{m: _r(pt[m]) for m in METRICS},
                        "ci": {m: (_interval(boot[k][m]) if boot else [None, None]) for m in METRICS},
                        "calibration": {kk: _r(v) if isinstance(v, float) else v
-                                       for kk, v in model.calibration_.items()}}
+                                       for kk, v in model.calibration_.items()},
+                       "signal": "no usable signal" if flat else "varies with score",
+                       "ranked_on": "score (100 - integer score; no data ranks as 50)",
+                       "probabilities_from": "score -> churn map fitted on the training rows"}
+        if flat:
+            who = f"the current weights ({w.label})" if side == "current" else "the proposed weights"
+            warnings.insert(0, f"no usable signal: the score -> churn map of {who} is flat on the training rows "
+                               f"(every score gets the base rate {model.prior_:.1%}); its probabilities say nothing "
+                               "about individual accounts")
     diff = {m: {"value": _r(point[1][m] - point[0][m]),
                 "ci": _interval(boot[1][m] - boot[0][m]) if boot else [None, None]} for m in METRICS}
+    recommendation = _recommendation(diff["log_loss"], current, proposed, kept_current, flat_map(proposal),
+                                     unmeasured, [w for w in warnings if w.startswith("only ")])
 
     say("calibrate: bands, thresholds, overrides, colour changes, drift, backtest")
     ycol = {"train": train["churned"].to_numpy(float)}
@@ -1168,6 +1419,9 @@ def _evaluate(snapshots, current, *, horizon_days, accounts, replicates, seed, p
     score_prop_t = health_score(Xt, proposed.weights, missing)
     suggested = suggest_thresholds(health_score(train[list(DIMENSIONS)], proposed.weights, missing), ycol["train"],
                                    **{k: float(v) for k, v in cfg["thresholds"].items()})
+    if suggested["green"] is None:
+        warnings.append(f"no thresholds satisfy the rule ({suggested['rule']}): {suggested['reason']}; the current "
+                        f"thresholds {_num(current.green)}/{_num(current.amber)} stay")
     bands = [band_table(colours(score_cur_t, current.green, current.amber), yt, f"current {current.label}",
                         f"{_num(current.green)}/{_num(current.amber)}"),
              band_table(colours(score_prop_t, proposed.green, proposed.amber), yt, "proposed",
@@ -1187,7 +1441,8 @@ def _evaluate(snapshots, current, *, horizon_days, accounts, replicates, seed, p
     changes = _colour_changes(latest, current, proposed, cur_model, proposal, missing, accounts)
     drift = _drift(train, snaps[at_latest & ~young], current.weights, proposed.weights, missing, cfg)
     dims_only = drift[drift["dimension"].isin(DIMENSIONS)]
-    backtest = _backtest(lab, current, cfg, H, missing, len(split["test"]))
+    backtest = _backtest(lab, current, cfg, H, missing, len(split["test"]),
+                         main={"train": split["train"], "test": split["test"], "models": (cur_model, proposal)})
     ref_auc = _reference_auc(train, test)
 
     first, last = snaps["observed_at"].min(), snaps["observed_at"].max()
@@ -1217,6 +1472,10 @@ def _evaluate(snapshots, current, *, horizon_days, accounts, replicates, seed, p
         "bootstrap": {"replicates": n_rep, "seed": seed, "cluster": "account",
                       "n_clusters": int(test["account_id"].nunique()), "interval": "percentile 95%"},
         "missing_policy": missing,
+        "recommendation": recommendation,
+        "not_measured": unmeasured,
+        "measured_share": {d: _r(v, 4) for d, v in proposal.measured_share_.items()},
+        "min_measured_share": float(proposal.min_measured),
         "raw_weights": {d: _r(v, 3) for d, v in proposal.raw_weights_.items()},
         "suggested_thresholds": suggested,
         "override_accuracy": ov_summary,
@@ -1226,6 +1485,7 @@ def _evaluate(snapshots, current, *, horizon_days, accounts, replicates, seed, p
         "drift": {"recalibration_due": bool((dims_only["psi"] > float(cfg["psi"]["recalibrate"])).any()),
                   "max_psi": float(dims_only["psi"].max()),
                   "max_dimension": str(dims_only.loc[dims_only["psi"].idxmax(), "dimension"]),
+                  "not_measured": dims_only.loc[dims_only["psi"].isna(), "dimension"].tolist(),
                   "psi": {r.dimension: _r(r.psi) for r in drift.itertuples()},
                   "threshold": float(cfg["psi"]["recalibrate"]), "latest": _day(latest_date)},
         "backtest": backtest.to_dict(orient="records"),
@@ -1254,9 +1514,12 @@ def _colour_changes(latest, current, proposed, cur_model, proposal, missing, acc
                           "churn_probability_proposed": proposal.churn_probability(sp),
                           "override_colour": latest["override_colour"].to_numpy()})
     frame = frame[frame["colour_current"] != frame["colour_proposed"]].copy()
-    rank = {"red": 0, "amber": 1, "green": 2, "none": 3}
-    frame["direction"] = np.where(frame["colour_proposed"].map(rank) < frame["colour_current"].map(rank),
-                                  "worse", "better")
+    rank = {"red": 0, "amber": 1, "green": 2}
+    cur_c, prop_c = frame["colour_current"], frame["colour_proposed"]
+    # to or from "none" (no score) is not better or worse: the account gains or loses its score
+    frame["direction"] = np.select(
+        [prop_c == "none", cur_c == "none", prop_c.map(rank) < cur_c.map(rank)],
+        ["no score", "scored", "worse"], "better")
     if accounts is not None and not accounts.empty:
         info = accounts[[c for c in ("account_id", "name", "segment", "csm", "arr") if c in accounts.columns]].copy()
         info["account_id"] = info["account_id"].astype("string")
@@ -1275,24 +1538,30 @@ def _progress(line: str) -> None:
 
 def cli(args) -> int:
     """``workbook calibrate (--data SRC | --snapshots FILE) [--as-of] [--horizon-days N] [--out DIR]``."""
-    H = int(args.horizon_days)
+    H = check_horizon(args.horizon_days)
     accounts = None
+    if args.out:                                  # refuse an unwritable destination before any work
+        check_writable(args.out)
     if getattr(args, "data", None):
         from .workspace import open_data
         ws = open_data(args.data)
         try:
-            as_of = args.as_of or ws.default_as_of()
-            snaps = build_snapshots(ws, as_of=as_of, horizon_days=H, progress=_progress)
+            snaps = build_snapshots(ws, as_of=args.as_of, horizon_days=H, progress=_progress)
+            as_of = snaps.attrs["as_of"]
             accounts = ws.frame("accounts")
         finally:
             ws.close()
     else:
         snaps = load_snapshots(args.snapshots, horizon_days=H, as_of=args.as_of)
         as_of = snaps.attrs["as_of"]
-    result = evaluate(snaps, _weights.load_active(), horizon_days=H, accounts=accounts, progress=_progress)
     out = Path(args.out) if args.out else Path("reports") / "calibration" / _day(as_of)
+    check_writable(out)
+    result = evaluate(snaps, _weights.load_active(), horizon_days=H, accounts=accounts, progress=_progress)
     paths = result.write(out)
     print(result.summary())
     print(f"wrote {len(paths)} files to {out}: {', '.join(p.name for p in paths)}")
-    print(f"next: review them, then `workbook weights adopt {out / 'weights.yaml'} --reason \"...\"`")
+    if result.metrics["recommendation"]["adopt"]:
+        print(f"next: review them, then `workbook weights adopt {out / 'weights.yaml'} --reason \"...\"`")
+    else:
+        print("next: nothing should change - keep the current weights (the files are there for review)")
     return 0

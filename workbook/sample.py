@@ -17,7 +17,10 @@ so 50,000 accounts (about 42 million usage rows) stay under 1.5 GB of memory.
 """
 from __future__ import annotations
 
+import operator
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .contract import MILESTONES, TABLE_ORDER, TABLES as CONTRACT
+from .errors import BadInput
 
 END_DATE = "2026-11-15"          # the world's last day (a Sunday); the latest usage.date
 DAYS = 735                       # 105 whole weeks, Monday .. END_DATE
@@ -150,31 +154,96 @@ class World:
 
 
 # ================================================================================ public API
+def sample_files() -> tuple[str, ...]:
+    """The file names :func:`write_sample` writes: ``usage.parquet`` and ``<table>.csv`` for the rest."""
+    return tuple(f"{name}.parquet" if name == "usage" else f"{name}.csv" for name in BUILD_ORDER)
+
+
 def write_sample(out: str | Path, accounts: int = 1500, seed: int = 7, end: str = END_DATE,
-                 progress: Callable[[str], None] | None = None) -> dict[str, int]:
+                 progress: Callable[[str], None] | None = None, *, force: bool = False) -> dict[str, int]:
     """Write all twelve tables of SPEC section 2 into directory ``out``; return {table: row_count}.
 
     ``usage`` is written as ``usage.parquet`` (one row group per 1,000 accounts), the other
-    tables as ``<table>.csv``. A file of the same table in the other format is removed, so the
-    directory holds one file per table. Each file is written under a temporary name and renamed.
+    tables as ``<table>.csv`` (:func:`sample_files`). Only these files are written, and nothing
+    else in ``out`` is ever removed: every table is first built in a temporary folder inside
+    ``out``, then renamed into place, so a failure leaves the previous tables as they were.
+    ``out`` may be missing, empty or hold a previous sample's tables (they are replaced); a
+    folder that holds other files is refused with :class:`BadInput` unless ``force``, and a file
+    giving one of the tables in the other format (say ``usage.csv``) is refused even then, since
+    the folder would give that table twice. ``seed`` must be a whole number >= 0.
     ``progress``, if given, is called with one-line progress messages.
     """
     say = progress or (lambda _msg: None)
+    seed = _check_seed(seed)
     out = Path(out)
+    _check_out(out, force)
+    missing = [p for p in (out, *out.parents) if not p.exists()]
     out.mkdir(parents=True, exist_ok=True)
-    say(f"sample: simulating {accounts:,} accounts (seed {seed}, ending {end})")
-    world = simulate(accounts, seed, end)
-    done: dict[str, Columns] = {}
-    counts: dict[str, int] = {}
-    for name in BUILD_ORDER:
-        if name == "usage":
-            counts[name] = _write_usage(world, out / "usage.parquet", int(seed), say)
-        else:
-            done[name] = BUILDERS[name](world, int(seed), done)
-            _write_csv(world, name, done[name], out / f"{name}.csv")
-            counts[name] = len(next(iter(done[name].values())))
-        say(f"sample: {name:<13} {counts[name]:>12,} rows")
-    return {name: counts[name] for name in TABLE_ORDER}
+    staging = Path(tempfile.mkdtemp(prefix=".workbook-sample-", dir=out))
+    done_ok = False
+    try:
+        say(f"sample: simulating {accounts:,} accounts (seed {seed}, ending {end})")
+        world = simulate(accounts, seed, end)
+        done: dict[str, Columns] = {}
+        counts: dict[str, int] = {}
+        for name in BUILD_ORDER:
+            if name == "usage":
+                counts[name] = _write_usage(world, staging / "usage.parquet", seed, say)
+            else:
+                done[name] = BUILDERS[name](world, seed, done)
+                _write_csv(world, name, done[name], staging / f"{name}.csv")
+                counts[name] = len(next(iter(done[name].values())))
+            say(f"sample: {name:<13} {counts[name]:>12,} rows")
+        for fname in sample_files():             # the whole set is ready: move it into place
+            os.replace(staging / fname, out / fname)
+        done_ok = True
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)   # only the temporary folder made above
+        if not done_ok:
+            for folder in missing:                   # folders this call created, if still empty
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+    return {name: counts[name] for name in TABLE_ORDER if name in counts}
+
+
+def _check_seed(seed) -> int:
+    """``seed`` as an int >= 0 (what numpy's SeedSequence takes), else :class:`BadInput`."""
+    try:
+        value = operator.index(seed)
+    except TypeError:
+        value = None
+    if value is None or isinstance(seed, bool) or value < 0:
+        raise BadInput("--seed", None, f"must be a whole number >= 0, got {seed!r}")
+    return value
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse an output folder that holds anything but a previous sample's tables (unless ``force``)."""
+    if not out.exists():
+        if out.is_symlink():
+            raise BadInput(str(out), None, "is a broken symbolic link: choose another output folder")
+        return
+    if not out.is_dir():
+        raise BadInput(str(out), None, "exists and is not a directory")
+    ours = set(sample_files())
+    entries = sorted(out.iterdir(), key=lambda p: p.name)
+    blocked = [p.name for p in entries if p.name in ours and (p.is_symlink() or not p.is_file())]
+    if blocked:
+        raise BadInput(str(out), None, f"holds {', '.join(blocked)}, which is not a regular file: the sample will "
+                       "not replace it; remove it or choose another folder")
+    twins = {p.name: ("usage.parquet" if p.stem == "usage" else f"{p.stem}.csv") for p in entries
+             if p.name not in ours and p.stem in BUILD_ORDER and p.suffix in (".csv", ".parquet")}
+    if twins:
+        raise BadInput(str(out), None, f"holds {', '.join(twins)}: the sample writes {', '.join(twins.values())}, "
+                       "so the folder would give the same table twice; move it away or choose another folder")
+    others = [p.name + ("/" if p.is_dir() else "") for p in entries if p.name not in ours]
+    if others and not force:
+        shown = ", ".join(others[:8]) + (f" and {len(others) - 8} more" if len(others) > 8 else "")
+        raise BadInput(str(out), None, f"is not empty and holds files that are not sample tables ({shown}): "
+                       "choose an empty or new folder, or pass --force to write the tables beside them "
+                       "(nothing else is ever removed)")
 
 
 def simulate(accounts: int = 1500, seed: int = 7, end: str = END_DATE) -> World:
@@ -429,13 +498,6 @@ def _write_csv(w: World, name: str, cols: Columns, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     pd.DataFrame(data).to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
     os.replace(tmp, path)
-    _remove_other_format(path)
-
-
-def _remove_other_format(path: Path) -> None:
-    other = path.with_suffix(".parquet" if path.suffix == ".csv" else ".csv")
-    if other.exists():
-        other.unlink()
 
 
 def _dates(w: World, days: np.ndarray) -> np.ndarray:
@@ -467,7 +529,6 @@ def _write_usage(w: World, path: Path, seed: int, say) -> int:
             if chunks > 1 and ((c + 1) % 10 == 0 or c + 1 == chunks):
                 say(f"sample: usage {rows:,} rows ({c + 1}/{chunks} chunks)")
     os.replace(tmp, path)
-    _remove_other_format(path)
     return rows
 
 
