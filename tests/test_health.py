@@ -54,7 +54,7 @@ from workbook.weights import DIMENSIONS, Weights, load as load_weights
 from workbook.workspace import open_data
 
 AS_OF = pd.Timestamp("2026-06-30")
-HSET = settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+HSET = settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 # ---------------------------------------------------------------------------- world builder
@@ -682,3 +682,88 @@ def test_ratio_to_benchmark_curve():
     bench = np.array([10, 10, 10, 10, 10, 10, 0, 0], dtype=float)
     got = health._ratio_to_benchmark(value, bench, 0.4, 1.0)
     assert got == pytest.approx([0, 0, 0, 0.5, 1, 1, 1, 0])
+
+
+# ---------------------------------------------------------------------------- any valid weights, any source
+@pytest.fixture(scope="module")
+def product_ws(tmp_path_factory):
+    """A small product world: only accounts, milestones and usage (three dimensions have no data)."""
+    from product_world import write_product_world
+    ws = open_data(write_product_world(tmp_path_factory.mktemp("pw"), accounts=60, seed=3, churn_signal="none"))
+    yield ws
+    ws.close()
+
+
+@st.composite
+def valid_weight_files(draw):
+    """Any weights file that passes validation: non-negative integers summing to 100 (zeros
+    included, often) and ordered thresholds within 0..100."""
+    cuts = sorted(draw(st.lists(st.integers(0, 100), min_size=4, max_size=4)))
+    bounds = [0, *cuts, 100]
+    w = dict(zip(DIMENSIONS, (b - a for a, b in zip(bounds, bounds[1:]))))
+    amber = draw(st.integers(0, 99))
+    green = draw(st.integers(amber + 1, 100))
+    return Weights(w, float(green), float(amber), path="proposal")
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(w=valid_weight_files())
+def test_any_valid_weights_score_a_product_world(product_ws, w):
+    """Weights that `calibrate` may propose (say 0 on the only measured dimension) never crash the
+    health table, its signals or alerts; scores stay within 0..100 and colours follow the thresholds.
+    An account none of whose weighted dimensions has data is unscored (score and colour null,
+    coverage 0) rather than given a number the data does not support."""
+    t = health.health_table(product_ws, None, w)
+    assert len(t) > 0
+    assert t[["engagement", "sentiment", "relationship"]].isna().all().all()
+    s = t["score"].to_numpy(dtype="float64")
+    scored = ~np.isnan(s)
+    assert ((s[scored] >= 0) & (s[scored] <= 100)).all()
+    cov = t["coverage"].to_numpy(dtype="float64")
+    assert (cov[~scored] == 0).all() and (cov[scored] > 0).all()
+    expect = np.where(s >= w.green, "green", np.where(s >= w.amber, "amber", "red"))
+    got = t["computed_colour"].astype(object).to_numpy()
+    assert (got[scored] == expect[scored]).all()
+    assert pd.isna(got[~scored]).all()
+    assert t["alert"].dtype == bool
+    if w.weights["adoption"] + w.weights["outcomes"] == 0:
+        assert not scored.any()
+
+
+def test_alerts_skip_unscored_points():
+    """The alerts' look-back ignores weekly points without a score (it crashed on an all-null group)."""
+    from workbook.signals import score_alerts
+    d = pd.Timestamp("2026-06-30")
+    week = pd.Timedelta(days=7)
+    scores = pd.DataFrame({"account_id": ["a", "a", "b", "b", "b"],
+                           "date": [d, d - week, d, d - week, d - 2 * week],
+                           "score": [50.0, np.nan, 40.0, 70.0, np.nan],
+                           "arr": [200_000.0] * 5})
+    out = score_alerts(scores, d).set_index("account_id")
+    assert np.isnan(out.loc["a", "score_peak"]) and not out.loc["a", "alert"]
+    assert out.loc["b", "score_peak"] == 70.0 and out.loc["b", "alert"]
+    assert out.loc["b", "alert_reason"] == "score fell 30.0 points since 2026-06-23 (ARR 200,000)"
+
+
+def test_cli_table_names_measured_dimensions_and_coverage(tmp_path, capsys):
+    """With only accounts, milestones and usage, the table output says on stderr which dimensions
+    are measured and the mean coverage (v1: adoption 30 + outcomes 20 = 50 % where both have data)."""
+    from product_world import write_product_world
+    src = write_product_world(tmp_path / "pw", accounts=40, seed=5)
+    assert main(["health", "--data", str(src), "--format", "csv"]) == 0
+    table = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
+    assert list(table.columns[:17]) == ["account_id", "name", "segment", "csm", "arr", "score", "computed_colour",
+                                        "colour", "override_reason", *DIMENSIONS, "coverage", "lowest_dimension",
+                                        "change_7d"]
+    expect_cov = ((table["adoption"].notna() * 30 + table["outcomes"].notna() * 20) / 100).mean()
+    assert main(["health", "--data", str(src)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (f"measured: adoption, outcomes (coverage {round(100 * expect_cov)} %) — engagement, sentiment, "
+                   "relationship have no data in this source")
+
+
+def test_measured_text_all_dimensions_and_unscored():
+    t = pd.DataFrame({d: [0.5, np.nan] for d in DIMENSIONS} | {"coverage": [1.0, 0.0], "score": [50.0, np.nan]})
+    assert health.measured_text(t) == ("measured: adoption, engagement, sentiment, outcomes, relationship "
+                                       "(coverage 50 %); 1 account not scored (no weighted dimension has data)")
+    assert health.measured(t.iloc[:0])["coverage"] is None

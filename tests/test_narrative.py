@@ -286,12 +286,14 @@ def test_kpi_frame_formats_each_row_in_its_unit():
          "better": "higher", "status": "no data"},
     ])
     frame = r.kpi_frame(table, "last week")
+    frame["n"] = frame["n"].astype(object).where(frame["n"].notna(), "missing")
     assert frame.to_dict("records") == [
         {"KPI": "Time to value", "Value": "45.6 days", "n": 10, "Change vs last week": "+3.5 days (worse)",
          "Target": "30.0 days", "Gap to target": "15.6 days behind", "Status": "off target"},
         {"KPI": "Adoption rate", "Value": "90.3%", "n": 16, "Change vs last week": "-0.1 pp (worse)",
          "Target": "70.0%", "Gap to target": "20.3 pp ahead", "Status": "on target"},
-        {"KPI": "Onboarding NPS", "Value": "no data", "n": 0, "Change vs last week": "—", "Target": "+40.0",
+        # no value and no cohort: the cohort size is missing (shown as —), not a 0 beside "no data"
+        {"KPI": "Onboarding NPS", "Value": "no data", "n": "missing", "Change vs last week": "—", "Target": "+40.0",
          "Gap to target": "—", "Status": "no data"},
     ]
 
@@ -328,3 +330,53 @@ def test_cycle_psi_and_bar_chart_alt_texts():
         "adoption: 0.077 (stable); outcomes: 0.288 (recalibrate).")
     assert plots.bars({"onboarding": 65, "adoption": 136}, title="Stages").alt == \
         "Bar chart: Stages. onboarding: 65; adoption: 136."
+
+
+# ---------------------------------------------------------------------------- what limits trust
+PRODUCT_SOURCE = {"measured": ["adoption", "outcomes"], "unmeasured": ["engagement", "sentiment", "relationship"],
+                  "coverage": 0.4946, "unscored": 0}
+
+
+def test_score_basis_names_measured_dimensions_and_coverage():
+    assert narrative.score_basis(PRODUCT_SOURCE) == ("health measured on adoption and outcomes only: coverage 49 %, "
+                                                     "no data for engagement, sentiment and relationship")
+    full = {"measured": ["adoption", "engagement", "sentiment", "outcomes", "relationship"], "unmeasured": [],
+            "coverage": 0.93, "unscored": 0}
+    assert narrative.score_basis(full) is None
+    assert narrative.score_basis({**full, "coverage": 0.62}) == "health coverage 62 %"
+    assert narrative.score_basis({**PRODUCT_SOURCE, "unscored": 3}).endswith(", 3 accounts not scored")
+    assert narrative.score_basis(None) is None
+
+
+def test_small_cohorts():
+    rows = week_rows()
+    rows[0]["n"], rows[1]["n"], rows[4]["n"] = 6, 4, 30
+    assert narrative.small_cohorts(rows, 10) == ("time to value and onboarding completion rate rest on fewer than "
+                                                 "10 accounts (6 and 4)")
+    assert narrative.small_cohorts(rows[:1], 10) == "time to value rests on 6 accounts"
+    assert narrative.small_cohorts(rows, None) is None
+    assert narrative.small_cohorts(rows, 3) is None
+
+
+def test_weekly_headline_carries_what_limits_trust():
+    rows = [kpi("time_to_value_days", "Time to value", "days", 29.8, 30.0, "lower"),
+            kpi("onboarding_nps", "Onboarding NPS", "nps", None, 40.0, "higher")]
+    text = narrative.weekly_headline(rows, red=67, new_red=7, basis=narrative.score_basis(PRODUCT_SOURCE),
+                                     few="time to value rests on 6 accounts")
+    assert text == ("We are on target on time to value; no data this week for onboarding NPS; time to value rests on 6 "
+                    "accounts; 67 accounts are red, 7 of them new this week (health measured on adoption and "
+                    "outcomes only: coverage 49 %, no data for engagement, sentiment and relationship).")
+
+
+def test_interval_text_never_says_minus_zero():
+    assert narrative.interval_text(-0.00001, 0.2, "fraction") == "between 0.0 and 20.0 percentage points higher"
+    assert narrative.interval_text(-0.0001, 0.0001, "fraction") == "exactly no change"
+
+
+def test_small_cohorts_many_stay_short():
+    rows = week_rows()
+    for r, n in zip(rows, (4, 6, 5, 3, 2, 1, 60)):
+        r["n"] = n
+    assert narrative.small_cohorts(rows, 10) == "six of the seven KPIs with a value rest on fewer than 10 accounts"
+    rows[-1]["n"] = 6
+    assert narrative.small_cohorts(rows, 10) == "every KPI with a value rests on fewer than 10 accounts"

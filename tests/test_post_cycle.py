@@ -219,3 +219,14 @@ def test_summary_table_rows(world):
     assert list(t["window"]) == ["baseline", "cycle", "change (cycle − baseline)"]
     assert list(t["value"]) == [63.0, 48.0, -15.0]
     assert list(t["members"][:2]) == [2, 2]
+
+
+def test_no_cycle_defined_is_bad_input_saying_what_to_fill_in():
+    """params/post_cycle.yaml ships without a cycle: a report on it must stop, not invent one."""
+    import yaml
+    from workbook.params import params_dir
+    shipped = yaml.safe_load((params_dir() / "post_cycle.yaml").read_text(encoding="utf-8"))
+    assert shipped["metric"] is None and shipped["cycle_start"] is None and shipped["hypothesis"] is None
+    with pytest.raises(BadInput) as info:
+        pc.cycle_from_params(shipped)
+    assert info.value.table == "params/post_cycle.yaml" and "no improvement cycle is defined" in str(info.value)

@@ -262,7 +262,7 @@ def test_index_shows_kept_failures(failures):
     ({"name": "nosuch"}, "no report notebook nosuch.ipynb"),
     ({"name": "../standin"}, "report name"),
     ({"name": "standin", "parameters": {"colour": "red"}}, "no parameter colour"),
-    ({"name": "standin", "as_of": "2024-02-30"}, "must be a date"),
+    ({"name": "standin", "as_of": "2024-02-30"}, "is not a calendar day (YYYY-MM-DD)"),
     ({"name": "standin", "parameters": {"as_of": "last week"}}, "must be a date"),
 ])
 def test_bad_arguments_are_bad_input_and_run_nothing(tmp_path, params_dir, kwargs, words):

@@ -76,7 +76,7 @@ def test_same_seed_gives_byte_identical_files(world, tmp_path):
     assert names == sorted(p.name for p in again.iterdir())
     match, mismatch, errors = filecmp.cmpfiles(out, again, names, shallow=False)
     assert mismatch == [] and errors == []
-    assert len(match) == 12
+    assert len(match) == 13                      # twelve tables and report_params.yaml
 
 
 def test_another_seed_gives_other_data(world, tmp_path):
@@ -97,7 +97,7 @@ def test_every_table_is_written_with_the_spec_columns(world):
         expected = [c.name for c in table.columns] + (["scenario"] if name == "accounts" else [])
         assert list(frame.columns) == expected, name
         assert len(frame) == counts[name] > 0, name
-    assert {p.suffix for p in out.iterdir()} == {".csv", ".parquet"}       # no temporary files left
+    assert {p.suffix for p in out.iterdir()} == {".csv", ".parquet", ".yaml"}   # no temporary files left
     assert any("usage" in m for m in messages)
 
 
@@ -276,7 +276,8 @@ def test_usage_is_written_in_chunks_with_one_row_group_each(tmp_path, monkeypatc
 
 # ---------------------------------------------------------------------------- the output folder
 WORKBOOK = str(Path(sys.executable).with_name("workbook"))
-SAMPLE_FILES = sorted(f"{t}.parquet" if t == "usage" else f"{t}.csv" for t in sample.BUILD_ORDER)
+SAMPLE_FILES = sorted([*(f"{t}.parquet" if t == "usage" else f"{t}.csv" for t in sample.BUILD_ORDER),
+                       "report_params.yaml"])
 
 
 def _sample_cli(out, *args: str) -> subprocess.CompletedProcess:
@@ -362,3 +363,17 @@ def test_write_sample_checks_seed_and_folder_before_simulating(tmp_path):
     with pytest.raises(BadInput, match="notes.txt"):
         write_sample(tmp_path / "b", accounts=20)
     assert not (tmp_path / "a").exists() and [p.name for p in (tmp_path / "b").iterdir()] == ["notes.txt"]
+
+
+def test_sample_carries_its_own_report_texts(sample_dir):
+    """The sample's asks and worked cycle live beside its tables, not in params/ for every source."""
+    import yaml
+    from workbook.params import params_dir
+    from workbook.sample import SAMPLE_REPORT_PARAMS
+    text = (sample_dir / "report_params.yaml").read_text(encoding="utf-8")
+    assert text == SAMPLE_REPORT_PARAMS
+    doc = yaml.safe_load(text)
+    assert len(doc["weekly"]["asks"]) == 3 and doc["post_cycle"]["metric"] == "activation_rate"
+    assert (doc["post_cycle"]["cycle_start"], doc["post_cycle"]["cycle_end"]) == ("2026-11-02", "2026-11-15")
+    shipped = yaml.safe_load((params_dir() / "weekly.yaml").read_text(encoding="utf-8"))
+    assert shipped["asks"] == []

@@ -163,3 +163,13 @@ def test_style_block_uses_the_palette_with_readable_text():
 def test_empty_frame():
     cells = _parse(html_table(pd.DataFrame({"a": []}))).cells
     assert cells == ["a"]
+
+
+@pytest.mark.parametrize("value, kind, text", [
+    (-0.0001, "pct", "0.0%"), (-0.2, "score", "0"), (-0.4, "money", "$0"), (-0.01, "days", "0.0 d"),
+    (-0.004, "number", "0.00"), (-0.001, lambda v: f"{v:+.1f}", "0.0"),
+    (-5, "score", "-5"), (-0.05, "number", "-0.05"), (-10.04, "days", "-10.0 d"), (-0.3, "pct", "-30.0%"),
+])
+def test_no_negative_zero(value, kind, text):
+    """A tiny negative that rounds to zero prints as zero, never -0.0; real negatives keep their sign."""
+    assert fmt(value, kind) == text

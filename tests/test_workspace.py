@@ -264,3 +264,62 @@ def test_workspace_keeps_usage_out_of_pandas(tmp_path):
     kind = ws.sql("SELECT table_type FROM information_schema.tables WHERE table_name = 'usage'")
     assert kind["table_type"].iloc[0] in ("BASE TABLE", "VIEW")
     assert "usage" not in ws._frames
+
+
+# ---------------------------------------------------------------------------- ranges, placeholders, files
+CONTACTS = """contact_id,account_id,role,started_at,left_at
+C1,A1,champion,2025-01-10,9999-12-31
+C2,A1,user,2025-01-10,2025-06-01
+C3,A3,champion,2025-03-15,
+"""
+
+
+def test_far_future_end_date_is_read_as_empty_and_counted_as_a_warning(tmp_path):
+    ws = open_data(write_world(tmp_path / "w", contacts=CONTACTS))
+    warning = next(w for w in ws.warnings if w.table == "contacts")
+    assert (warning.column, warning.count, warning.examples) == ("left_at", 1, ("C1",))
+    assert "read as empty" in warning.rule
+    left = ws.frame("contacts").set_index("contact_id")["left_at"]
+    assert pd.isna(left["C1"]) and left["C2"] == pd.Timestamp("2025-06-01")
+
+
+@pytest.mark.parametrize("table, text, column", [
+    ("contacts", CONTACTS.replace("9999-12-31", "3000-01-01"), "left_at"),      # not a placeholder
+    ("accounts", ACCOUNTS.replace("2025-01-10", "1850-01-10"), "signed_at"),
+    ("milestones", MILESTONES.replace("2025-04-01", "9999-12-31"), "reached_at"),  # not an end column
+])
+def test_dates_outside_the_supported_range_are_errors(tmp_path, table, text, column):
+    with pytest.raises(BadInput) as info:
+        open_data(write_world(tmp_path / "w", **{table: text}))
+    finding = next(f for f in info.value.findings if f.severity == "error")
+    assert (finding.table, finding.column) == (table, column)
+    assert finding.rule == "must lie between 1900-01-01 and 2199-12-31"
+
+
+def test_whole_number_beyond_64_bits_is_out_of_range_not_a_type_error(tmp_path):
+    with pytest.raises(BadInput) as info:
+        open_data(write_world(tmp_path / "w", usage=USAGE.replace(",55", ",9223372036854775808")))
+    assert (info.value.table, info.value.column) == ("usage", "actions")
+    assert info.value.rule.startswith("is out of range")
+
+
+def test_repeated_header_name_is_an_error_naming_the_column(tmp_path):
+    with pytest.raises(BadInput) as info:
+        open_data(write_world(tmp_path / "w", surveys=SURVEYS.replace("responded_at\n", "responded_at, Score\n")
+                              .replace("2025-03-01\n", "2025-03-01,1\n").replace("2025-05-01\n", "2025-05-01,2\n")))
+    assert (info.value.table, info.value.column) == ("surveys", "score")
+    assert "appears 2 times in the header of surveys.csv" in info.value.rule
+
+
+def test_duckdb_source_connection_cannot_open_other_files(tmp_path):
+    import duckdb
+    src = write_world(tmp_path / "w")
+    db = tmp_path / "world.duckdb"
+    con = duckdb.connect(str(db))
+    for name in ("accounts", "milestones", "usage"):
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv('{src / (name + '.csv')}', all_varchar=true)")
+    con.close()
+    ws = open_data(db)
+    assert ws.row_counts()["usage"] == 4
+    with pytest.raises(duckdb.Error, match="disabled"):
+        ws.sql(f"SELECT * FROM read_text('{src / 'accounts.csv'}')")

@@ -7,8 +7,6 @@ traceback of an unexpected error).
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import sys
 import traceback
@@ -17,6 +15,8 @@ import pandas as pd
 
 from . import __version__
 from .errors import BadInput
+from .iofmt import print_frame, to_json  # noqa: F401 - print_frame/to_json were defined here once
+from .periods import parse_day
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -31,90 +31,43 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _date(text: str) -> pd.Timestamp:
+    """A day argument: exactly YYYY-MM-DD within the supported range (:func:`periods.parse_day`)."""
     try:
-        return pd.Timestamp(dt_parse(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from None
+        return parse_day(text)
+    except BadInput as exc:
+        raise argparse.ArgumentTypeError(exc.rule) from None
 
 
-def dt_parse(text: str):
-    import datetime as dt
-    return dt.date.fromisoformat(text.strip())
+def _bounded_int(low: int, high: int | None = None):
+    """An argparse type: a whole number within low..high (high None: no upper bound)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{text!r} must be at least {low}" if high is None
+                                             else f"{text!r} must lie within {low}..{high}")
+        return value
+    return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+_positive_int = _bounded_int(1)
+# calibration horizon: one day to ten years
+HORIZON_DAYS_MAX = 3650
 
 
 def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-# ---------------------------------------------------------------------------- output helpers
-def _jsonable(value):
-    if value is None:
-        return None
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, (pd.Timestamp,)):
-        return value.strftime("%Y-%m-%d")
-    if value is pd.NA or value is pd.NaT:
-        return None
-    if hasattr(value, "item"):
-        return _jsonable(value.item())
-    return value
-
-
-def to_json(obj) -> str:
-    """JSON text with NaN/NA/NaT as null and dates as YYYY-MM-DD."""
-    def walk(o):
-        if isinstance(o, dict):
-            return {str(k): walk(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [walk(v) for v in o]
-        return _jsonable(o)
-    return json.dumps(walk(obj), indent=2, ensure_ascii=False)
-
-
-def print_frame(df: pd.DataFrame, fmt: str) -> None:
-    """Print a DataFrame as an aligned table, CSV or JSON records."""
-    if fmt == "csv":
-        df.to_csv(sys.stdout, index=False, date_format="%Y-%m-%d")
-    elif fmt == "json":
-        print(to_json(df.to_dict(orient="records")))
-    else:
-        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
-            print(df.to_string(index=False, na_rep="—"))
-
 
 # ---------------------------------------------------------------------------- commands
 def cmd_sample(args) -> int:
-    import shutil
-    from pathlib import Path
-
     from .sample import write_sample
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise BadInput(str(out), None, "exists and is not a directory")
-    # write beside the target, then swap it in: a crash never leaves a half-written world
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        counts = write_sample(tmp, accounts=args.accounts, seed=args.seed, progress=_progress)
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        if out.exists():
-            out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    # writes only the sample's own tables (all built first, then renamed into place); refuses a
+    # folder holding other files unless --force, and never removes anything it did not write
+    counts = write_sample(args.out, accounts=args.accounts, seed=args.seed, progress=_progress, force=args.force)
     total = sum(counts.values())
     print(f"wrote {len(counts)} tables ({total:,} rows) to {args.out}")
     for name, n in counts.items():
@@ -176,11 +129,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="directory to write the tables into")
     s.add_argument("--accounts", type=_positive_int, default=1500, help="number of accounts (default 1500)")
     s.add_argument("--seed", type=int, default=7, help="random seed (default 7): same seed, same files")
+    s.add_argument("--force", action="store_true",
+                   help="write into a folder that also holds other files (they are kept, never removed)")
     s.set_defaults(func=cmd_sample)
 
     s = sub.add_parser("validate", help="check a data source against the data contract")
     s.add_argument("--data", required=True, help="data directory (CSV/Parquet per table) or DuckDB file")
     s.set_defaults(func=cmd_validate)
+
+    def raw_arg(sp):
+        sp.add_argument("--raw", action="store_true",
+                        help="CSV: write text cells as they are (by default a cell starting with = + - @ "
+                             "is prefixed with ' so spreadsheets do not run it as a formula)")
 
     def engine_arg(sp):
         sp.add_argument("--engine", choices=["duckdb", "spark"], default=None,
@@ -188,17 +148,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("kpis", help="the seven onboarding KPIs and supporting metrics")
     s.add_argument("--data", required=True)
-    s.add_argument("--as-of", type=_date, default=None, help="last day included (default: latest usage date)")
+    s.add_argument("--as-of", type=_date, default=None, metavar="YYYY-MM-DD", help="last day included (default: latest usage date)")
     s.add_argument("--period", choices=["week", "month"], default="week")
     s.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    raw_arg(s)
     engine_arg(s)
     s.set_defaults(func=cmd_kpis)
 
     s = sub.add_parser("health", help="health score, colour and drivers per account")
     s.add_argument("--data", required=True)
-    s.add_argument("--as-of", type=_date, default=None)
+    s.add_argument("--as-of", type=_date, default=None, metavar="YYYY-MM-DD")
     s.add_argument("--weights", default=None, help="weights YAML for this run (default: the active version)")
     s.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    raw_arg(s)
     engine_arg(s)
     s.set_defaults(func=cmd_health)
 
@@ -206,8 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     src = s.add_mutually_exclusive_group(required=True)
     src.add_argument("--data")
     src.add_argument("--snapshots", help="a snapshot CSV (SPEC section 6 columns)")
-    s.add_argument("--as-of", type=_date, default=None)
-    s.add_argument("--horizon-days", type=_positive_int, default=90)
+    s.add_argument("--as-of", type=_date, default=None, metavar="YYYY-MM-DD")
+    s.add_argument("--horizon-days", type=_bounded_int(1, HORIZON_DAYS_MAX), default=90,
+                   help=f"label window in days, 1..{HORIZON_DAYS_MAX} (default 90)")
     s.add_argument("--out", default=None, help="output directory (default reports/calibration/<as_of>/)")
     s.set_defaults(func=cmd_calibrate)
 
@@ -219,19 +182,29 @@ def build_parser() -> argparse.ArgumentParser:
     wa = wsub.add_parser("adopt", help="adopt a proposed weights file as the next version")
     wa.add_argument("file")
     wa.add_argument("--reason", required=True)
+    wa.add_argument("--force", action="store_true",
+                    help="adopt even when the proposal recommends not to (recorded in the change log)")
     wa.set_defaults(func=cmd_weights)
 
     s = sub.add_parser("report", help="render a report notebook to self-contained HTML")
     s.add_argument("name", choices=["weekly", "monthly", "post_cycle", "calibration", "dashboard"])
     s.add_argument("--data", default=None)
-    s.add_argument("--as-of", type=_date, default=None)
+    s.add_argument("--as-of", type=_date, default=None, metavar="YYYY-MM-DD")
     s.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
                    help="notebook parameter (repeatable)")
     s.add_argument("--out", default=None, help="reports root (default reports/)")
-    s.add_argument("--from", dest="date_from", type=_date, default=None, help="backfill: first as_of (weekly)")
-    s.add_argument("--to", dest="date_to", type=_date, default=None, help="backfill: last as_of (weekly)")
+    s.add_argument("--from", dest="date_from", type=_date, default=None, metavar="YYYY-MM-DD", help="backfill: first as_of (weekly)")
+    s.add_argument("--to", dest="date_to", type=_date, default=None, metavar="YYYY-MM-DD", help="backfill: last as_of (weekly)")
     engine_arg(s)
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("usage-from-events", help="build the usage table from a product event log")
+    s.add_argument("--events", required=True, help="event export: CSV or Parquet with account_id, user_id, "
+                   "timestamp, event")
+    s.add_argument("--modules", required=True, help="YAML map of modules to event names or glob patterns")
+    s.add_argument("--out", required=True, help="folder to write usage.parquet into")
+    s.add_argument("--top", type=_bounded_int(1), default=10, help="unmapped event names listed (default 10)")
+    s.set_defaults(func=lambda a: __import__("workbook.events", fromlist=["cli"]).cli(a))
     return p
 
 

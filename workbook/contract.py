@@ -24,7 +24,17 @@ COLOURS = ("red", "amber", "green")
 # Column kinds: str, date, int, float, bool.
 SQL_TYPES = {"str": "VARCHAR", "date": "DATE", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN"}
 KIND_WORDS = {"str": "text", "date": "an ISO date (YYYY-MM-DD)", "int": "a whole number",
-              "float": "a number", "bool": "a boolean (true/false, 1/0, yes/no)"}
+              "float": "a finite number (not nan or inf)", "bool": "a boolean (true/false, 1/0, yes/no)"}
+
+# Dates must lie in this range (inclusive). It keeps every date, and every window computed from
+# it, inside what pandas' nanosecond timestamps hold (1677..2262).
+DATE_MIN, DATE_MAX = "1900-01-01", "2199-12-31"
+# In an open-ended column (Column.open_ended: the end of something that may not have ended), a
+# date on or after this one is a "no end yet" placeholder such as 9999-12-31: it is read as empty
+# and counted as a warning.
+OPEN_END_FROM = "9000-01-01"
+# Whole numbers are 64-bit signed integers.
+INT_MIN, INT_MAX = -(2 ** 63), 2 ** 63 - 1
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,7 @@ class Column:
     name: str
     kind: str
     required: bool = False
+    open_ended: bool = False   # an end date where far-future placeholders mean "not ended"
 
 
 @dataclass(frozen=True)
@@ -65,15 +76,15 @@ def _in(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
-def _C(name: str, kind: str = "str", required: bool = False) -> Column:
-    return Column(name, kind, required)
+def _C(name: str, kind: str = "str", required: bool = False, open_ended: bool = False) -> Column:
+    return Column(name, kind, required, open_ended)
 
 
 TABLES: dict[str, Table] = {t.name: t for t in [
     Table("accounts", (
         _C("account_id", required=True), _C("name", required=True), _C("segment", required=True),
         _C("csm", required=True), _C("arr", "float", True), _C("contracted_modules", "int", True),
-        _C("signed_at", "date", True), _C("churned_at", "date"), _C("region"),
+        _C("signed_at", "date", True), _C("churned_at", "date", open_ended=True), _C("region"),
         _C("onboarding_due_at", "date"),
     ), required=True, unique=("account_id",), rules=(
         Rule("arr", "must be >= 0", "t.arr < 0"),
@@ -96,7 +107,8 @@ TABLES: dict[str, Table] = {t.name: t for t in [
     )),
     Table("contacts", (
         _C("contact_id", required=True), _C("account_id", required=True), _C("role", required=True),
-        _C("is_executive_sponsor", "bool"), _C("name"), _C("started_at", "date"), _C("left_at", "date"),
+        _C("is_executive_sponsor", "bool"), _C("name"), _C("started_at", "date"),
+        _C("left_at", "date", open_ended=True),
     ), key="t.contact_id", unique=("contact_id",), rules=(
         Rule("role", "must be one of " + ", ".join(CONTACT_ROLES), f"t.role NOT IN {_in(CONTACT_ROLES)}"),
         Rule("left_at", "must be on or after started_at", "t.left_at < t.started_at"),
@@ -120,7 +132,7 @@ TABLES: dict[str, Table] = {t.name: t for t in [
     )),
     Table("tickets", (
         _C("ticket_id", required=True), _C("account_id", required=True), _C("opened_at", "date", True),
-        _C("resolved_at", "date"), _C("priority"), _C("escalated", "bool"),
+        _C("resolved_at", "date", open_ended=True), _C("priority"), _C("escalated", "bool"),
     ), key="t.ticket_id", unique=("ticket_id",), rules=(
         Rule("priority", "must be one of " + ", ".join(PRIORITIES), f"t.priority NOT IN {_in(PRIORITIES)}"),
         Rule("resolved_at", "must be on or after opened_at", "t.resolved_at < t.opened_at"),
@@ -148,7 +160,7 @@ TABLES: dict[str, Table] = {t.name: t for t in [
     )),
     Table("overrides", (
         _C("account_id", required=True), _C("colour", required=True), _C("reason", required=True),
-        _C("author", required=True), _C("set_at", "date", True), _C("expires_at", "date"),
+        _C("author", required=True), _C("set_at", "date", True), _C("expires_at", "date", open_ended=True),
     ), key="t.account_id || ' ' || CAST(t.set_at AS VARCHAR)", rules=(
         Rule("colour", "must be red, amber or green", f"t.colour NOT IN {_in(COLOURS)}"),
         Rule("expires_at", "must be after set_at", "t.expires_at <= t.set_at"),

@@ -24,7 +24,9 @@ class Finding:
     examples: tuple[str, ...] = field(default_factory=tuple)
 
     def message(self) -> str:
-        where = self.table if not self.column else f"{self.table}.{self.column}"
+        # a command-line option reads "-p max_risks", a table or file "usage.actions"
+        joiner = " " if self.table.startswith("-") else "."
+        where = self.table if not self.column else f"{self.table}{joiner}{self.column}"
         text = f"{where}: {self.rule}"
         if self.count:
             text += f" ({self.count} row{'s' if self.count != 1 else ''}"

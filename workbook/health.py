@@ -15,6 +15,7 @@ small tables are handled with vectorised as-of look-ups (:mod:`workbook.signals`
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 
 import numpy as np
@@ -314,6 +315,43 @@ def renewal_probability(score, weights: Weights) -> np.ndarray | None:
     return np.where(np.isnan(s), np.nan, 1.0 - p[idx])
 
 
+def measured(table: pd.DataFrame) -> dict:
+    """Which dimensions this source measures, for a frame with the five dimension columns and
+    ``coverage`` (a health table or history).
+
+    Returns ``{"measured": [...], "unmeasured": [...], "coverage": mean coverage 0..1 (None
+    when the frame is empty), "unscored": accounts without a score}``. A dimension is measured
+    when at least one row has a value for it; an unmeasured one has no data in the source (or
+    none for any live account), so its weight was spread over the measured ones.
+    """
+    dims = [d for d in DIMENSIONS if d in table]
+    have = [d for d in dims if table[d].notna().any()]
+    cov = table["coverage"].astype("float64") if "coverage" in table else pd.Series(dtype="float64")
+    unscored = int(table["score"].isna().sum()) if "score" in table else 0
+    return {"measured": have, "unmeasured": [d for d in dims if d not in have],
+            "coverage": None if cov.dropna().empty else float(cov.mean()), "unscored": unscored}
+
+
+def measured_text(table: pd.DataFrame) -> str:
+    """``measured: adoption, outcomes (coverage 50 %) — engagement, sentiment, relationship have no
+    data in this source`` (plain text); just the measured list and coverage when all five are."""
+    m = measured(table)
+    cov = "coverage n/a" if m["coverage"] is None else f"coverage {_pct(m['coverage'])}"
+    text = f"measured: {', '.join(m['measured']) or 'none'} ({cov})"
+    if m["unmeasured"]:
+        verb = "has" if len(m["unmeasured"]) == 1 else "have"
+        text += f" — {', '.join(m['unmeasured'])} {verb} no data in this source"
+    if m["unscored"]:
+        text += (f"; {m['unscored']:,} account{'s' if m['unscored'] != 1 else ''} not scored "
+                 "(no weighted dimension has data)")
+    return text
+
+
+def _pct(share: float) -> str:
+    """A share 0..1 as a whole percentage (``50 %``); never ``-0 %``."""
+    return f"{abs(round(100 * share)):.0f} %"
+
+
 # ---------------------------------------------------------------------------- overrides
 OVERRIDE_COLUMNS = ["override_colour", "override_reason", "override_author", "override_set_at",
                     "override_expires_at"]
@@ -359,7 +397,27 @@ def playbooks() -> dict:
         if not isinstance(book, dict) or "recommended_action" not in book:
             raise BadInput("params/playbooks.yaml", colour, "must give review_every_days and recommended_action")
         number(cfg, f"{colour}.review_every_days", source="params/playbooks.yaml", minimum=1, integer=True)
+        _check_template(str(book["recommended_action"]), f"{colour}.recommended_action")
     return cfg
+
+
+PLAYBOOK_FIELDS = ("lowest_dimension", "outreach")
+
+
+def _check_template(template: str, where: str) -> None:
+    """A playbook text may use only the {fields} of PLAYBOOK_FIELDS; anything else is BadInput."""
+    import string
+    allowed = "use " + " or ".join("{" + f + "}" for f in PLAYBOOK_FIELDS)
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        bad = next((f for f in fields if f not in PLAYBOOK_FIELDS), None)   # also {outreach.attr}
+        if bad is None:
+            template.format(**{f: "" for f in PLAYBOOK_FIELDS})
+    except (ValueError, KeyError, IndexError) as exc:
+        raise BadInput("params/playbooks.yaml", where, f"is not a valid template ({exc}): {allowed}, and write "
+                       "a literal brace as {{ or }}") from None
+    if bad is not None:
+        raise BadInput("params/playbooks.yaml", where, f"unknown field {{{bad}}} in the template: {allowed}")
 
 
 def _actions(colour: pd.Series, lowest: pd.Series, as_of: pd.Timestamp) -> tuple[pd.Series, pd.Series]:
@@ -562,7 +620,7 @@ TABLE_VIEW = ["account_id", "name", "csm", "score", "colour", "computed_colour",
 
 def cli(args) -> int:
     """``workbook health``: print the health table (table, csv or json) for ``--as-of``."""
-    from .cli import print_frame
+    from .iofmt import print_frame
     from .engines import get_engine
     from .workspace import open_data
     w = resolve(args.weights)                       # a bad weights file stops before the data is read
@@ -583,8 +641,13 @@ def cli(args) -> int:
         view["change_7d"] = view["change_7d"].round(1)
         counts = table["colour"].value_counts()
         print(f"health on {as_of:%Y-%m-%d} (weights {w.label}): "
-              + ", ".join(f"{counts.get(c, 0)} {c}" for c in ("green", "amber", "red")))
-        print_frame(view, "table")
+              + ", ".join(f"{counts.get(c, 0)} {c}" for c in ("green", "amber", "red"))
+              + (f", {int(table['colour'].isna().sum())} not scored" if table["colour"].isna().any() else ""))
+        print(measured_text(table), file=sys.stderr)
+        if table.empty:   # CSV and JSON stay machine-readable: a header alone, []
+            print(f"no live accounts on {as_of:%Y-%m-%d}: none is signed on or before that day and not churned")
+        else:
+            print_frame(view, "table")
     else:
-        print_frame(table, args.format)
+        print_frame(table, args.format, raw=getattr(args, "raw", False))
     return 0

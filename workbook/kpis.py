@@ -665,7 +665,7 @@ def _printable(df: pd.DataFrame) -> pd.DataFrame:
 def cli(args) -> int:
     """``workbook kpis``: print the KPIs and supporting metrics as a table, JSON or CSV."""
     from . import metrics as _metrics
-    from .cli import print_frame, to_json
+    from .iofmt import print_frame, to_json
     from .engines import get_engine
     from .workspace import open_data
     with open_data(args.data) as ws:
@@ -685,7 +685,7 @@ def cli(args) -> int:
             if args.format == "csv":
                 rows.insert(0, "as_of", ctx.as_of)
                 rows.insert(1, "period", per.kind)
-                print_frame(rows, "csv")
+                print_frame(rows, "csv", raw=getattr(args, "raw", False))
                 return 0
             print(f"Onboarding KPIs, {per.label()} (as of {_d(ctx.as_of)}; previous "
                   f"{_d(per.previous_start)} – {_d(per.previous_end)})\n")

@@ -93,6 +93,60 @@ def money_text(amount) -> str:
     return f"${amount:,.0f}"
 
 
+def score_basis(measured: Mapping | None, *, low_coverage: float = 0.8) -> str | None:
+    """What a reader must know about the health score before trusting it, or None.
+
+    ``measured`` is :func:`workbook.health.measured` (``measured``, ``unmeasured``, ``coverage``,
+    ``unscored``). Examples: ``health measured on adoption and outcomes only: coverage 50 %,
+    no data for engagement, sentiment and relationship``; ``health coverage 62 %`` when every
+    dimension has data somewhere but on average less than ``low_coverage`` of the weight is
+    backed by data. None when the score stands on all five dimensions with good coverage.
+    """
+    if not measured:
+        return None
+    have, missing = list(measured.get("measured") or []), list(measured.get("unmeasured") or [])
+    cov = measured.get("coverage")
+    cov_text = "coverage n/a" if _missing(cov) else f"coverage {abs(round(100 * float(cov))):.0f} %"
+    parts = []
+    if missing:
+        if have:
+            parts.append(f"health measured on {join_words(have)} only: {cov_text}, no data for {join_words(missing)}")
+        else:
+            parts.append("no health dimension has data in this source")
+    elif not _missing(cov) and float(cov) < low_coverage:
+        parts.append(f"health {cov_text}")
+    unscored = int(measured.get("unscored") or 0)
+    if unscored and have:
+        parts.append(f"{plural(unscored, 'account')} not scored")
+    return ", ".join(parts) if parts else None
+
+
+def small_cohorts(kpis, minimum: int | None) -> str | None:
+    """KPIs with a value that rests on fewer than ``minimum`` accounts, in words, or None.
+
+    ``time to value rests on 6 accounts``; ``time to value and adoption rate rest on fewer than
+    10 accounts (6 and 4)``; with more than three, ``five of the six KPIs with a value rest on
+    fewer than 10 accounts`` or ``every KPI with a value rests on fewer than 10 accounts``.
+    None when ``minimum`` is None or every value has a large enough cohort.
+    """
+    if not minimum:
+        return None
+    few = [r for r in _rows(kpis) if not _missing(r.get("value")) and not _missing(r.get("n"))
+           and 0 < int(r["n"]) < int(minimum)]
+    if not few:
+        return None
+    valued = [r for r in _rows(kpis) if not _missing(r.get("value"))]
+    names = join_words([label_in_sentence(r["kpi"]) for r in few])
+    if len(few) == 1:
+        return f"{names} rests on {plural(int(few[0]['n']), 'account')}"
+    if len(few) <= 3:
+        return f"{names} rest on fewer than {int(minimum)} accounts ({join_words([str(int(r['n'])) for r in few])})"
+    if len(few) == len(valued):
+        return f"every KPI with a value rests on fewer than {int(minimum)} accounts"
+    return (f"{number_word(len(few))} of the {number_word(len(valued))} KPIs with a value rest on fewer than "
+            f"{int(minimum)} accounts")
+
+
 def shortfall(value, target, better: str) -> float | None:
     """How far ``value`` is behind ``target``, as a share of the target (0 when on or ahead).
 
@@ -138,12 +192,15 @@ def _kpi_list(rows: list[dict], total: int, other: bool = False) -> str:
 
 
 # ---------------------------------------------------------------------------- weekly
-def weekly_headline(kpis, *, red: int, new_red: int = 0, period: str = "week") -> str:
+def weekly_headline(kpis, *, red: int, new_red: int = 0, period: str = "week", basis: str | None = None,
+                    few: str | None = None) -> str:
     """One sentence on the state of the function this ``period``.
 
     ``kpis``: the rows of :func:`workbook.kpis.kpi_table` (``kpi``, ``unit``, ``value``,
     ``target``, ``better``, ``status``). ``red``: accounts whose final colour is red;
-    ``new_red``: of those, how many were not red at the start of the period.
+    ``new_red``: of those, how many were not red at the start of the period. ``basis``
+    (:func:`score_basis`) is said in brackets after the red count and ``few``
+    (:func:`small_cohorts`) after the KPIs, so what limits trust is in the headline itself.
 
     Example: "We are ahead on adoption rate and first-90-day retention and behind on the other
     five KPIs, furthest on onboarding NPS (+12.5 against a target of +40.0); 84 accounts are red,
@@ -168,12 +225,16 @@ def weekly_headline(kpis, *, red: int, new_red: int = 0, period: str = "week") -
         parts.append(f"No onboarding KPI had data this {period}")
     if none and (on or off):
         parts.append(f"no data this {period} for {_kpi_list(none, total)}")
+    if few:
+        parts.append(few)
     if not red:
         reds = "no account is red"
     else:
         reds = f"{plural(red, 'account')} {'is' if red == 1 else 'are'} red, "
         reds += (f"{new_red:,} of them new this {period}" if new_red and red > 1 else
                  f"new this {period}" if new_red else f"none new this {period}")
+    if basis:
+        reds += f" ({basis})"
     parts.append(reds)
     return "; ".join(parts) + "."
 
@@ -205,7 +266,8 @@ def move_text(row: Mapping) -> str:
 
 
 def monthly_story(kpis, *, period_label: str, previous_label: str, first_value: int, completed: int,
-                  red: int, red_arr: float, top_risk: Mapping | None = None) -> str:
+                  red: int, red_arr: float, top_risk: Mapping | None = None, basis: str | None = None,
+                  few: str | None = None) -> str:
     """The three or four sentences of page 1 of the monthly executive summary.
 
     1. What the function delivered: first values and completed onboardings in the period, and how
@@ -214,7 +276,9 @@ def monthly_story(kpis, *, period_label: str, previous_label: str, first_value: 
     3. What leadership needs to know: red accounts and their ARR, naming the largest.
     4. Where the function is furthest from target (omitted when every KPI is on target).
 
-    ``top_risk``: ``{"name", "arr", "csm"}`` of the largest red account, or None.
+    ``top_risk``: ``{"name", "arr", "csm"}`` of the largest red account, or None. ``basis``
+    (:func:`score_basis`) is said in brackets in sentence 3 and ``few`` (:func:`small_cohorts`)
+    ends sentence 1, so the story stays three or four sentences.
     """
     rows = _rows(kpis)
     with_target = [r for r in rows if r.get("status") in ("on target", "off target")]
@@ -231,7 +295,8 @@ def monthly_story(kpis, *, period_label: str, previous_label: str, first_value: 
     else:
         standing = f"{number_word(k)} of the {number_word(n)} KPIs with data {'is' if k == 1 else 'are'} on target"
     s1 = (f"In {period_label}, {plural(first_value, 'customer')} reached first value and "
-          f"{plural(completed, 'customer')} completed onboarding; {standing}.")
+          f"{plural(completed, 'customer')} completed onboarding; {standing}"
+          + (f"; {few}." if few else "."))
     moves = biggest_moves(rows)
     if moves:
         s2 = f"Against {previous_label}, " + join_words([move_text(m) for m in moves]) + "."
@@ -239,19 +304,41 @@ def monthly_story(kpis, *, period_label: str, previous_label: str, first_value: 
         s2 = f"No KPI can be compared with {previous_label}."
     s2 = s2[0].upper() + s2[1:]
     if red:
-        s3 = (f"{plural(red, 'account')} {'is' if red == 1 else 'are'} red, holding {money_text(red_arr)} of ARR")
+        s3 = (f"{plural(red, 'account')} {'is' if red == 1 else 'are'} red"
+              + (f" ({basis})" if basis else "") + f", holding {money_text(red_arr)} of ARR")
         if top_risk:
             s3 += (f"; the largest is {top_risk['name']} ({money_text(top_risk['arr'])}, owner "
                    f"{top_risk['csm']})")
         s3 += "."
     else:
-        s3 = "No account is red."
+        s3 = "No account is red" + (f" ({basis})." if basis else ".")
     sentences = [s1, s2, s3]
     worst = furthest_behind(rows)
     if worst is not None:
         s4 = f"Furthest from target: {label_in_sentence(worst['kpi'])} at {against_target(worst)}."
         sentences.append(s4)
     return " ".join(sentences)
+
+
+RECOMMENDATION_FIELDS = ("kpi", "value", "target", "red", "red_arr")
+
+
+def check_template(text: str, fields, where: str, key: str) -> None:
+    """Refuse (BadInput naming ``where`` and ``key``) a text template that is malformed or uses a
+    field other than ``fields``: found when the settings are read, not halfway through a report."""
+    import string
+
+    from .errors import BadInput
+    try:
+        used = [name for _, name, _, _ in string.Formatter().parse(str(text)) if name is not None]
+    except ValueError as exc:
+        raise BadInput(where, key, f"is not a valid text template ({exc}); write a literal brace as {{{{ or }}}}") \
+            from None
+    unknown = sorted(set(used) - set(fields))   # no attribute or index look-ups either
+    if unknown or any(name == "" for name in used):
+        bad = ", ".join("{" + n + "}" for n in unknown) or "{}"
+        raise BadInput(where, key, f"uses the unknown field {bad}; it may use "
+                       + ", ".join("{" + f + "}" for f in fields))
 
 
 def recommendation(kpis, templates: Mapping[str, str], *, red: int = 0, red_arr: float = 0.0) -> str:
@@ -285,6 +372,12 @@ def interval_text(low, high, unit: str, better: str | None = None) -> str:
     if _missing(low) or _missing(high):
         return "not available (too few members)"
     low, high = float(low), float(high)
+    if low == high == 0:
+        return "exactly no change"
+    if abs(low) < 5e-4:                # a bound that rounds to zero is zero, never "-0.0"
+        low = 0.0
+    if abs(high) < 5e-4:
+        high = 0.0
     if low == high == 0:
         return "exactly no change"
     if low >= 0 or high <= 0:
@@ -358,8 +451,10 @@ def _weights_text(weights: Mapping[str, int]) -> str:
 
 
 def calibration_summary(metrics: Mapping, *, colour_changes: int) -> str:
-    """Two sentences: how the proposed weights rank churners against the current ones (AUC with the
-    95% interval of the difference) and what adopting them would change.
+    """The recommendation (adopt or nothing should change, and why) and every calibration warning
+    first, when ``metrics`` carries them; then two sentences: how the proposed weights rank
+    churners against the current ones (AUC on the score, with the 95% interval of the
+    difference) and what adopting them would change.
 
     ``metrics`` is :attr:`workbook.calibration.CalibrationResult.metrics`.
     """
@@ -380,7 +475,25 @@ def calibration_summary(metrics: Mapping, *, colour_changes: int) -> str:
           + (f"; drift is high on {drift['max_dimension']} (PSI {drift['max_psi']:.2f}), so a "
              "recalibration is due" if drift.get("recalibration_due") else "")
           + ".")
-    return f"{s1} {s2}"
+    return " ".join(p for p in (_calibration_verdict(metrics), s1, s2) if p)
+
+
+def _calibration_verdict(metrics: Mapping) -> str:
+    """The recommendation and every calibration warning, as the sentences a reviewer reads first
+    (empty for metrics without them)."""
+    parts = []
+    rec = metrics.get("recommendation")
+    if rec:
+        reason = str(rec.get("reason", "")).strip().rstrip(".")
+        if rec.get("adopt"):
+            parts.append(f"Recommendation: adopt the proposed weights ({reason}).")
+        else:
+            why = reason.removeprefix("nothing should change: ")
+            parts.append(f"Recommendation: nothing should change; keep the current weights ({why}).")
+    warnings = [str(w).strip().rstrip(".") for w in metrics.get("warnings") or [] if str(w).strip()]
+    if warnings:
+        parts.append("Caveats: " + "; ".join(warnings) + ".")
+    return " ".join(parts)
 
 
 def bullet_items(items: Iterable) -> list[str]:

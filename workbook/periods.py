@@ -7,10 +7,13 @@ week the 7 days before it. A **month** is the calendar month of ``as_of`` from i
 """
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
 
 import pandas as pd
 
+from .contract import DATE_MAX, DATE_MIN
 from .errors import BadInput
 
 KINDS = ("week", "month")
@@ -44,17 +47,51 @@ class Period:
         return f"{self.kind} {self.start:%Y-%m-%d} – {self.end:%Y-%m-%d}"
 
 
+_DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _in_range(ts: pd.Timestamp, what: str, value) -> pd.Timestamp:
+    if not pd.Timestamp(DATE_MIN) <= ts <= pd.Timestamp(DATE_MAX):
+        raise BadInput("arguments", what, f"{value!s} is out of range: dates must lie between {DATE_MIN} "
+                       f"and {DATE_MAX}")
+    return ts
+
+
+def parse_day(value, what: str = "as_of") -> pd.Timestamp:
+    """A day given by a person (``--as-of``, ``--from``, a report parameter) as a midnight Timestamp.
+
+    Text must be exactly ``YYYY-MM-DD`` (blanks around it are ignored): ``20261115``,
+    ``2026-W46-7`` and timestamps are refused. A ``datetime.date``/``datetime``/``Timestamp`` is
+    taken as its day. The day must lie within ``DATE_MIN .. DATE_MAX`` (1900-01-01 .. 2199-12-31).
+    Anything else is :class:`BadInput` naming ``what``.
+    """
+    if isinstance(value, (dt.date, pd.Timestamp)) and not pd.isna(value):
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            value = value.replace(tzinfo=None)
+        day = value.date() if isinstance(value, dt.datetime) else value
+        return _in_range(pd.Timestamp(dt.date(day.year, day.month, day.day)), what, day.isoformat())
+    text = str(value).strip() if isinstance(value, str) else None
+    if text is None or not _DAY_RE.fullmatch(text):
+        raise BadInput("arguments", what, f"must be a date YYYY-MM-DD, got {value!r}")
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise BadInput("arguments", what, f"{text!r} is not a calendar day (YYYY-MM-DD)") from None
+    return _in_range(pd.Timestamp(day), what, text)
+
+
 def to_day(value) -> pd.Timestamp:
-    """``value`` (a date, a string YYYY-MM-DD or a timestamp) as a midnight ``pandas.Timestamp``."""
+    """``value`` (a date, a string YYYY-MM-DD or a timestamp) as a midnight ``pandas.Timestamp``
+    within ``DATE_MIN .. DATE_MAX``; anything else is :class:`BadInput`."""
     try:
         ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         raise BadInput("as_of", None, f"{value!r} is not a date: use YYYY-MM-DD") from None
     if ts is pd.NaT or pd.isna(ts):
         raise BadInput("as_of", None, "is missing")
     if ts.tzinfo is not None:
         ts = ts.tz_localize(None)
-    return ts.normalize()
+    return _in_range(ts.normalize(), "as_of", f"{ts:%Y-%m-%d}")
 
 
 def week(as_of) -> Period:

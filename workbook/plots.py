@@ -70,9 +70,9 @@ def new_figure(figsize: tuple[float, float] = FIGSIZE) -> tuple[Figure, matplotl
     return fig, fig.subplots()
 
 
-def _no_data(ax, *, fontsize: int = 14) -> None:
-    """Write "No data" across an empty axes and drop its ticks."""
-    ax.text(0.5, 0.5, "No data", ha="center", va="center", transform=ax.transAxes,
+def _no_data(ax, *, fontsize: int = 14, text: str = "No data") -> None:
+    """Write "No data" (or ``text``) across an empty axes and drop its ticks."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes,
             color=PALETTE["neutral"], fontsize=fontsize)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -370,16 +370,20 @@ def bars(values, *, title: str, xlabel: str = "accounts", kind: str | None = "in
     return Chart(fig, f"Bar chart: {title}. {listed}.")
 
 
-def histogram(values, *, title: str, xlabel: str, bins: int = 20, marks: Mapping[str, float] | None = None) -> Chart:
-    """A histogram of ``values`` (numbers; missing ones ignored) with labelled vertical ``marks``."""
+def histogram(values, *, title: str, xlabel: str, bins: int = 20, marks: Mapping[str, float] | None = None,
+              empty: str = "No data") -> Chart:
+    """A histogram of ``values`` (numbers; missing ones ignored) with labelled vertical ``marks``.
+
+    ``empty`` is what an empty chart says: "No data" by default; a caller whose empty set is a
+    real zero (no open onboarding) says so instead."""
     data = pd.Series(values, dtype="float64").dropna()
     fig, ax = new_figure((FIGSIZE[0], 3.2))
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("accounts")
     if data.empty:
-        _no_data(ax, fontsize=14)
-        return Chart(fig, f"Histogram: {title}. No data.")
+        _no_data(ax, fontsize=14, text=empty.rstrip("."))
+        return Chart(fig, f"Histogram: {title}. {empty.rstrip('.')}.")
     ax.hist(data.to_numpy(), bins=bins, color=PALETTE["primary"], edgecolor="white")
     for i, (label, x) in enumerate((marks or {}).items()):   # labels stepped down so close marks stay legible
         ax.axvline(float(x), color=PALETTE["target"], linestyle="--", linewidth=1.2)
@@ -472,7 +476,7 @@ def psi_bars(drift: pd.DataFrame, *, watch: float, recalibrate: float,
     fig, ax = new_figure((FIGSIZE[0], 0.45 * max(len(data), 1) + 1.4))
     ax.set_title(title)
     positions = list(range(len(data)))[::-1]
-    ax.barh(positions, data["psi"].to_numpy(float), height=0.6,
+    ax.barh(positions, data["psi"].astype(float).fillna(0.0).to_numpy(), height=0.6,
             color=[PALETTE[status_colour.get(str(s), "neutral")] for s in data["status"]])
     ax.set_yticks(positions, data["dimension"].astype(str).tolist())
     for x, label in ((watch, "watch"), (recalibrate, "recalibrate")):
@@ -481,11 +485,14 @@ def psi_bars(drift: pd.DataFrame, *, watch: float, recalibrate: float,
                     textcoords="offset points", fontsize=8.5)
     top = max(float(data["psi"].max()) if len(data) else 0.0, recalibrate) * 1.25
     for pos, (value, status) in zip(positions, zip(data["psi"], data["status"])):
-        ax.text(value + top * 0.01, pos, f"{value:.3f} {status}", va="center", fontsize=9)
+        # a dimension with no data on either side has no PSI: say so rather than "0.000 stable"
+        text = f"{value:.3f} {status}" if value == value else "not measured in this data"
+        ax.text((value if value == value else 0.0) + top * 0.01, pos, text, va="center", fontsize=9)
     ax.set_xlim(0, top)
     ax.set_xlabel("PSI")
     ax.grid(axis="y", visible=False)
-    listed = "; ".join(f"{d}: {p:.3f} ({s})" for d, p, s in zip(data["dimension"], data["psi"], data["status"]))
+    listed = "; ".join(f"{d}: {p:.3f} ({s})" if p == p else f"{d}: not measured in this data"
+                       for d, p, s in zip(data["dimension"], data["psi"], data["status"]))
     return Chart(fig, f"Bar chart: {title}; watch above {watch:g}, recalibrate above {recalibrate:g}. {listed}.")
 
 

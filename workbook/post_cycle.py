@@ -149,6 +149,9 @@ def cycle_from_params(params: Mapping) -> Cycle:
     Raises :class:`BadInput` naming the key that is wrong.
     """
     metric = params.get("metric")
+    if metric is None and params.get("cycle_start") is None and params.get("cycle_end") is None:
+        raise BadInput(SOURCE, None, "no improvement cycle is defined: fill in hypothesis, intervention, metric, "
+                       "cycle_start and cycle_end here or under post_cycle: in report_params.yaml beside the data")
     if metric not in metric_keys():
         raise BadInput(SOURCE, "metric", f"{metric!r} is not a metric a cycle can test: use one of "
                        f"{', '.join(metric_keys())}")

@@ -45,7 +45,6 @@ ENGINE_NAME = "workbook"
 Progress = Callable[[str], None]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ][0-9:.+\-Z]*)?$")  # a date, or a timestamp to truncate
 _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 _ERROR_MARKER_TAG = "papermill-error-cell-tag"
@@ -138,8 +137,9 @@ def recorded_values(*, as_of=None, weights_version=None, fingerprint=None, **ext
     """What :func:`record` publishes for these arguments (dates as ``YYYY-MM-DD``, no None values)."""
     values = {"as_of": as_of, "weights_version": weights_version, "fingerprint": fingerprint, **extra}
     values = {key: _jsonable(value) for key, value in values.items() if value is not None}
-    if "as_of" in values:
-        values["as_of"] = iso_date(values["as_of"], "as_of")
+    if "as_of" in values:  # the notebook's own Timestamp (as text with a time of day) is fine here
+        text = str(values["as_of"])
+        values["as_of"] = iso_date(text[:10] if re.match(r"\d{4}-\d{2}-\d{2}T", text) else values["as_of"], "as_of")
     return values
 
 
@@ -947,18 +947,10 @@ def _index_html(groups: dict[str, list[dict[str, Any]]], out: Path) -> str:
 
 
 def iso_date(value, what: str = "as_of") -> str:
-    """``value`` (a date, datetime, Timestamp or ``YYYY-MM-DD...`` string) as ``YYYY-MM-DD``."""
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    text = str(value).strip()
-    if _DATE_RE.match(text):
-        try:
-            return dt.date.fromisoformat(text[:10]).isoformat()
-        except ValueError:
-            pass
-    raise BadInput("arguments", what, f"must be a date YYYY-MM-DD, got {value!r}")
+    """``value`` as ``YYYY-MM-DD`` by :func:`workbook.periods.parse_day` (the one strict reading of a
+    day a person gives: exactly ``YYYY-MM-DD`` text or a date object, 1900-01-01 .. 2199-12-31)."""
+    from .periods import parse_day
+    return parse_day(value, what).strftime("%Y-%m-%d")
 
 
 def _safe_date(value) -> str | None:

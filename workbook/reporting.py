@@ -27,6 +27,7 @@ opened in JupyterLab from ``notebooks/`` finds it).
 from __future__ import annotations
 
 import html
+import math
 import os
 import re
 from functools import cached_property
@@ -85,6 +86,36 @@ def report_defaults(name: str) -> dict:
     from .params import read_yaml
     path = defaults_path(name)
     return read_yaml(path) if path.is_file() else {}
+
+
+#: Optional file beside the data (in a directory source) with per-report defaults for this source.
+SOURCE_PARAMS = "report_params.yaml"
+
+
+def source_defaults(name: str, data) -> dict:
+    """The ``name:`` section of ``report_params.yaml`` in the data directory (empty when absent).
+
+    Texts that belong to one team or one data source (the weekly asks, a cycle's hypothesis) live
+    beside that source, not in the package's ``params/``: a file such as::
+
+        weekly:
+          asks: ["Sales: ...", "Product: ..."]
+
+    overrides ``params/weekly.yaml`` for reports on this source; a parameter passed explicitly
+    overrides both.
+    """
+    from .params import read_yaml
+    folder = Path(os.fspath(data)) if data is not None else None
+    path = folder / SOURCE_PARAMS if folder is not None and folder.is_dir() else None
+    if path is None or not path.is_file():
+        return {}
+    doc = read_yaml(path) or {}
+    if not isinstance(doc, dict):
+        raise BadInput(str(path), None, "must map report names to their parameters")
+    section = doc.get(name) or {}
+    if not isinstance(section, dict):
+        raise BadInput(str(path), name, "must map parameter names to values")
+    return section
 
 
 def _e(text) -> str:
@@ -173,7 +204,8 @@ def kpi_frame(table: pd.DataFrame, previous_word: str = "last week") -> pd.DataF
         word = direction_word(change, better)
         rows.append({
             "KPI": r["kpi"], "Value": narrative.value_text(r["value"], unit),
-            "n": r["n"],
+            # no value and no cohort (often: its table is absent) is "no data", not a cohort of 0
+            "n": None if is_missing(r["value"]) and not r["n"] else r["n"],
             f"Change vs {previous_word}": "—" if is_missing(change) else f"{change_text(change, unit)} ({word})",
             "Target": "—" if is_missing(r["target"]) else narrative.value_text(r["target"], unit),
             "Gap to target": gap_text(r["value"], r["target"], unit, better),
@@ -316,24 +348,36 @@ class Report:
         plots.setup()
         self.parameters = {"data": None if data is None else os.fspath(data),
                            "as_of": None if as_of is None else str(as_of), "engine": engine, **parameters}
-        self.settings = {**report_defaults(self.name), **{k: v for k, v in parameters.items() if v is not None}}
+        source = resolve_data(data)
+        defaults, own = report_defaults(self.name), source_defaults(self.name, source)
+        # a scheduler may pass the defaults file's values as parameters; such a value is still the
+        # package default, so the source's own value wins over it (any other given value wins)
+        given = {k: v for k, v in parameters.items()
+                 if v is not None and not (k in own and k in defaults and v == defaults[k])}
+        self.settings = {**defaults, **own, **given}
         from .engines import default_engine_name, get_engine
         from .workspace import open_data
-        self.ws = open_data(resolve_data(data))
+        self.ws = open_data(source)
         self.engine_name = (engine or default_engine_name()).lower()
         self.engine = get_engine(self.ws, engine)
         self.weights = _weights.load_active()
         self.as_of = self._resolve_as_of(as_of)
 
     # -- settings
-    def _source(self) -> str:
+    def _source(self, key: str | None = None) -> str:
+        """Where setting ``key`` came from, for error messages: ``-p KEY`` when it was passed as a
+        parameter with a value other than the defaults file's, else the defaults file."""
+        explicit = self.parameters.get(key) if key is not None else None
+        if explicit is not None and explicit != report_defaults(self.name).get(key):
+            return "-p"
         return f"params/{defaults_path(self.name).name}"
 
     def setting_int(self, key: str, minimum: int = 1) -> int:
         """Setting ``key`` as a whole number >= ``minimum`` (BadInput naming the key otherwise)."""
         value = self.settings.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or value < minimum:
-            raise BadInput(self._source(), key, f"must be a whole number >= {minimum}, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or int(value) != value or value < minimum:
+            raise BadInput(self._source(key), key, f"must be a whole number >= {minimum}, got {value!r}")
         return int(value)
 
     def setting_list(self, key: str) -> list[str]:
@@ -379,6 +423,25 @@ class Report:
     def accounts(self) -> pd.DataFrame:
         return self.ws.frame("accounts")
 
+    @cached_property
+    def measured(self) -> dict:
+        """Which health dimensions this source measures and the mean coverage
+        (:func:`workbook.health.measured`)."""
+        return _health.measured(self.health)
+
+    def score_basis(self) -> str | None:
+        """What limits trust in the scores, for the headline (:func:`workbook.narrative.score_basis`)."""
+        return narrative.score_basis(self.measured)
+
+    def small_cohorts(self, kpis: pd.DataFrame) -> str | None:
+        """KPIs resting on fewer accounts than the ``small_cohort`` setting (None when unset)."""
+        value = self.settings.get("small_cohort")
+        return narrative.small_cohorts(kpis, None if value is None else self.setting_int("small_cohort"))
+
+    def score_note(self) -> str:
+        """The line shown beside scores: ``Scores measured: adoption, outcomes (coverage 50 %) — ...``."""
+        return "Health scores " + _health.measured_text(self.health) + "."
+
     def reds(self) -> pd.DataFrame:
         """Red accounts (final colour), largest ARR first."""
         h = self.health
@@ -406,8 +469,9 @@ class Report:
     def action_legend(self) -> str:
         """``Recovery starts with the lowest dimension: adoption: ...; engagement: ...`` (plain text)."""
         outreach = (_health.playbooks().get("outreach") or {})
+        dims = self.measured["measured"] or list(_weights.DIMENSIONS)     # an unmeasured one is never lowest
         return "Recovery starts with the lowest dimension: " + "; ".join(
-            f"{d}: {outreach[d]}" for d in _weights.DIMENSIONS if d in outreach) + "."
+            f"{d}: {outreach[d]}" for d in dims if d in outreach) + "."
 
     # -- the end of every report
     def exclusions(self) -> list[quality.Exclusion]:
@@ -432,7 +496,11 @@ class Report:
         out = []
         for dim in _weights.DIMENSIONS:
             n = int(h[dim].isna().sum())
-            if n:
+            if n == len(h) and n:
+                out.append(quality.Exclusion(f"health score: {dim}", n, "not measured in this source (no data "
+                                             "for any account): its weight was spread over the measured "
+                                             "dimensions", "accounts"))
+            elif n:
                 out.append(quality.Exclusion(f"health score: {dim}", n, "no data for this dimension on as_of: "
                                              "its weight was spread over the others", "accounts"))
         return out
@@ -459,8 +527,10 @@ class Weekly(Report):
     name = "weekly"
     title = "Weekly onboarding operating report"
 
-    def __init__(self, *, data=None, as_of=None, engine=None, asks=None, max_risks=None, max_named=None):
-        super().__init__(data=data, as_of=as_of, engine=engine, asks=asks, max_risks=max_risks, max_named=max_named)
+    def __init__(self, *, data=None, as_of=None, engine=None, asks=None, max_risks=None, max_named=None,
+                 small_cohort=None):
+        super().__init__(data=data, as_of=as_of, engine=engine, asks=asks, max_risks=max_risks, max_named=max_named,
+                         small_cohort=small_cohort)
         self.asks_list = self.setting_list("asks")
         self.max_risks = self.setting_int("max_risks")
         self.max_named = self.setting_int("max_named")
@@ -488,7 +558,9 @@ class Weekly(Report):
     def headline(self) -> HtmlFragment:
         """The one-sentence headline (:func:`workbook.narrative.weekly_headline`)."""
         red = int((self.health["colour"] == "red").sum())
-        return paragraph(narrative.weekly_headline(self.kpis, red=red, new_red=self.new_red()), "wb-headline")
+        return paragraph(narrative.weekly_headline(self.kpis, red=red, new_red=self.new_red(),
+                                                   basis=self.score_basis(), few=self.small_cohorts(self.kpis)),
+                         "wb-headline")
 
     def kpi_table(self) -> HtmlFragment:
         """The seven KPIs: value, cohort size, change vs last week, target, gap, status."""
@@ -505,7 +577,7 @@ class Weekly(Report):
         intro = (f"{narrative.plural(len(reds), 'account')} {'is' if len(reds) == 1 else 'are'} red "
                  f"({narrative.money_text(reds['arr'].sum())} ARR, {self.new_red():,} new this week). "
                  f"Red playbook: {actions}.")
-        parts = [_p(intro, "wb-note")]
+        parts = [_p(intro, "wb-note"), _p(self.score_note(), "wb-note")]
         if len(reds):
             shown = reds.head(self.max_risks)
             caption = f"Red accounts, largest ARR first ({len(shown)} of {len(reds)})"
@@ -525,6 +597,9 @@ class Weekly(Report):
         ev = self.wins_events
         rows = []
         for kind in WIN_KINDS:
+            if kind == "advocacy" and not self.ws.has("advocacy"):
+                rows.append({"Win": _WIN_TITLES[kind], "Accounts": None, "Who": "no data (no advocacy table)"})
+                continue
             k = ev[ev["kind"] == kind]
             per = k.sort_values("arr", ascending=False).drop_duplicates("account_id")
             who = named(per, self.max_named) if len(per) else "—"
@@ -534,9 +609,11 @@ class Weekly(Report):
                                   "(largest ARR named first)")
 
     def asks(self) -> HtmlFragment:
-        """The asks of other functions, from ``params/weekly.yaml`` ``asks:``."""
+        """The asks of other functions: ``weekly: asks:`` in the source's ``report_params.yaml``,
+        else ``asks:`` in ``params/weekly.yaml`` (empty by default), else the ``asks`` parameter."""
         if not self.asks_list:
-            return paragraph("No asks this week (add them to params/weekly.yaml, key asks).", "wb-note")
+            return paragraph(f"No asks this week (list them under weekly: asks: in {SOURCE_PARAMS} beside the "
+                             "data, or pass -p asks=...).", "wb-note")
         return bullets(self.asks_list, "wb-asks")
 
     def exclusions(self) -> list[quality.Exclusion]:
@@ -551,17 +628,21 @@ class Monthly(Report):
     title = "Monthly onboarding executive summary"
 
     def __init__(self, *, data=None, as_of=None, engine=None, trend_months=None, ttv_days=None, ttv_points=None,
-                 top=None, recommendations=None):
+                 top=None, recommendations=None, small_cohort=None):
         super().__init__(data=data, as_of=as_of, engine=engine, trend_months=trend_months, ttv_days=ttv_days,
-                         ttv_points=ttv_points, top=top, recommendations=recommendations)
+                         ttv_points=ttv_points, top=top, recommendations=recommendations, small_cohort=small_cohort)
         self.trend_months = self.setting_int("trend_months", 2)
         self.ttv_days = self.setting_int("ttv_days")
         self.ttv_points = self.setting_int("ttv_points", 2)
         self.top = self.setting_int("top")
         templates = self.settings.get("recommendations") or {}
         if not isinstance(templates, dict):
-            raise BadInput(self._source(), "recommendations", "must map KPI keys to recommendation texts")
+            raise BadInput(self._source("recommendations"), "recommendations",
+                           "must map KPI keys to recommendation texts")
         self.templates = {str(k): str(v) for k, v in templates.items()}
+        for key, text in self.templates.items():
+            narrative.check_template(text, narrative.RECOMMENDATION_FIELDS, self._source("recommendations"),
+                                     f"recommendations.{key}")
         from .periods import month
         self.period = month(self.as_of)
 
@@ -607,7 +688,8 @@ class Monthly(Report):
             self.kpis, period_label=self.period_label, previous_label=prev,
             first_value=int((ev["kind"] == "first value reached").sum()),
             completed=int((ev["kind"] == "onboarding completed").sum()),
-            red=len(reds), red_arr=float(reds["arr"].sum()), top_risk=top)
+            red=len(reds), red_arr=float(reds["arr"].sum()), top_risk=top,
+            basis=self.score_basis(), few=self.small_cohorts(self.kpis))
         return paragraph(text, "wb-story")
 
     def page_break(self) -> HtmlFragment:
@@ -637,8 +719,9 @@ class Monthly(Report):
         """The top red accounts: high-value alerts first, then the largest ARR."""
         rows = self._top_risks()
         if rows.empty:
-            return paragraph("No account is red.", "wb-note")
-        return self.risk_table(rows, f"Top {len(rows)} risks (alerts first, then largest ARR)")
+            return fragment(_p("No account is red.", "wb-note"), _p(self.score_note(), "wb-note"))
+        return fragment(_p(self.score_note(), "wb-note"),
+                        self.risk_table(rows, f"Top {len(rows)} risks (alerts first, then largest ARR)"))
 
     def top_wins(self) -> HtmlFragment:
         """The month's wins on the largest accounts, one row per account."""
@@ -695,23 +778,40 @@ class Dashboard(Report):
         self.recent_start = self.as_of - pd.Timedelta(days=self.recent_days - 1)
 
     def subtitle(self) -> str:
+        basis = self.score_basis()
         return (f"As of {self.as_of:%Y-%m-%d} · {len(self.health):,} live accounts · recent = the last "
-                f"{self.recent_days} days · data {self.ws.source}")
+                f"{self.recent_days} days · data {self.ws.source}" + (f" · {basis}" if basis else ""))
 
     # -- pipeline
+    def stages(self) -> list[str]:
+        """The lifecycle stages this source can show: loyalty & growth needs an advocacy table
+        (without one it has no data, which is not the same as no account in it)."""
+        from .signals import STAGES
+        return [s for s in STAGES if s != "loyalty & growth" or self.ws.has("advocacy")]
+
+    @cached_property
+    def open_onboardings(self) -> pd.DataFrame:
+        """Live accounts whose onboarding is open on ``as_of`` (neither onboarding_complete nor
+        handover reached): ``account_id, segment, signed_at, due, past_due`` — the definition of
+        :func:`workbook.metrics.past_due`, so the pipeline and the past-due list agree."""
+        with _kpis.open_context(self.ws, self.as_of, self.engine) as ctx:
+            acc = ctx.accounts
+            rows = acc[_kpis.open_onboardings(ctx, ctx.as_of).to_numpy()]
+            out = rows[["account_id", "segment", "signed_at", "due"]].copy()
+        out["past_due"] = (out["due"] < self.as_of).to_numpy()
+        return out.reset_index(drop=True)
+
     def stage_counts(self) -> plots.Chart:
         """Live accounts per lifecycle stage."""
-        from .signals import STAGES
-        counts = self.health["lifecycle_stage"].astype(object).value_counts().reindex(list(STAGES), fill_value=0)
+        counts = self.health["lifecycle_stage"].astype(object).value_counts().reindex(self.stages(), fill_value=0)
         return plots.bars(counts, title="Live accounts per lifecycle stage")
 
     def time_in_stage(self) -> HtmlFragment:
         """Per stage: accounts, median and longest days in the stage, accounts flagged stuck."""
-        from .signals import STAGES
         h = self.health
         stuck = h["archetypes"].fillna("").str.contains("stuck")
         rows = []
-        for stage in STAGES:
+        for stage in self.stages():
             m = (h["lifecycle_stage"] == stage).fillna(False).to_numpy(dtype=bool)
             days = h.loc[m, "days_in_stage"]
             rows.append({"Stage": stage, "Accounts": int(m.sum()),
@@ -722,29 +822,46 @@ class Dashboard(Report):
                           caption="Time in stage (stuck: longer than the segment's 75th percentile)")
 
     def days_since_signature(self) -> plots.Chart:
-        """Days since signature of the accounts still onboarding, with the onboarding windows marked."""
-        h = self.health
-        onboarding = h[(h["lifecycle_stage"] == "onboarding").fillna(False).to_numpy(dtype=bool)]
-        signed = onboarding["account_id"].map(self.accounts.set_index("account_id")["signed_at"])
-        days = (self.as_of - signed).dt.days
+        """Days since signature of the open onboardings (as in the past-due list), with the
+        onboarding window of each segment present in the data marked (params/targets.yaml, its
+        ``default`` for a segment it does not name)."""
+        o = self.open_onboardings
+        days = (self.as_of - o["signed_at"]).dt.days
         windows = _kpis.settings().onboarding_window_days
-        marks = {f"{seg} due, {d} d": d for seg, d in sorted(windows.items(), key=lambda kv: kv[1])
-                 if seg != "default"}
-        return plots.histogram(days, title="Days since signature, accounts still in onboarding",
-                               xlabel="days since signature", marks=marks)
+        segments = sorted(self.health["segment"].dropna().astype(str).unique())
+        by_days: dict[int, list[str]] = {}
+        for seg in segments:
+            by_days.setdefault(windows.get(seg, windows["default"]), []).append(seg)
+        marks = {}
+        for d, segs in sorted(by_days.items()):
+            named_ = [g for g in segs if g in windows] + [f"{g} (default window)" for g in segs if g not in windows]
+            marks[f"{', '.join(named_)} due, {d} d"] = d
+        return plots.histogram(days, title="Days since signature, open onboardings",
+                               xlabel="days since signature", marks=marks, empty="No open onboarding.")
 
     def past_due(self) -> HtmlFragment:
         """The open onboardings most past their due date."""
         from .metrics import past_due
         late = past_due(self.ws, self.as_of, self.engine)
+        o = self.open_onboardings
+        stage = o["account_id"].map(self.health.set_index("account_id")["lifecycle_stage"].astype(object))
+        early = int((stage == "onboarding").sum())
+        intro = (f"{narrative.plural(len(o), 'open onboarding')} (neither onboarding_complete nor handover "
+                 f"reached), {int(o['past_due'].sum()):,} past due")
+        if len(o) > early:
+            intro += (f"; {early:,} of them {'is' if early == 1 else 'are'} in the lifecycle stage onboarding and "
+                      f"{len(o) - early:,} already went live or activated (a later stage), which is why the stage "
+                      "chart counts fewer")
+        intro += "."
         if late.empty:
-            return paragraph("No open onboarding is past its due date.", "wb-note")
+            return fragment(_p(intro, "wb-note"), _p("No open onboarding is past its due date.", "wb-note"))
         view = late.head(self.max_rows).rename(columns={"name": "Account", "csm": "Owner", "segment": "Segment",
                                                         "signed_at": "Signed", "due": "Due",
                                                         "days_overdue": "Days overdue"})
-        return html_table(view[["Account", "Owner", "Segment", "Signed", "Due", "Days overdue"]],
-                          formats={"Signed": "date", "Due": "date", "Days overdue": "int"},
-                          caption=f"Open onboardings past due, most overdue first ({len(view)} of {len(late)})")
+        return fragment(_p(intro, "wb-note"), html_table(
+            view[["Account", "Owner", "Segment", "Signed", "Due", "Days overdue"]],
+            formats={"Signed": "date", "Due": "date", "Days overdue": "int"},
+            caption=f"Open onboardings past due, most overdue first ({len(view)} of {len(late)})"))
 
     # -- health
     def colour_counts(self) -> plots.Chart:
@@ -755,14 +872,16 @@ class Dashboard(Report):
         """Every red account, named and owned, largest ARR first."""
         reds = self.reds()
         if reds.empty:
-            return paragraph("No account is red.", "wb-note")
-        return fragment(_p(self.action_legend(), "wb-note"),
+            return fragment(_p("No account is red.", "wb-note"), _p(self.score_note(), "wb-note"))
+        return fragment(_p(self.score_note(), "wb-note"), _p(self.action_legend(), "wb-note"),
                         self.risk_table(reds, f"Red accounts ({len(reds)}), largest ARR first", with_action=False))
 
     def overrides(self) -> HtmlFragment:
         """Active overrides with their reason and author."""
         h = self.health
         o = h[h["override_reason"].notna().to_numpy()]
+        if not self.ws.has("overrides"):
+            return paragraph("No overrides table in this source: every colour is the formula's.", "wb-note")
         if o.empty:
             return paragraph("No override is active.", "wb-note")
         view = pd.DataFrame({"Account": o["name"], "Owner": o["csm"], "Formula colour": o["computed_colour"],
@@ -884,7 +1003,9 @@ class Calibration(Report):
         """Current and proposed weights per dimension, with the unrounded fitted weight."""
         r = self.result
         raw = r.metrics.get("raw_weights") or {}
-        rows = [{"Dimension": d, f"Current {self.weights_version}": r.current.weights[d],
+        unmeasured = set(r.metrics.get("not_measured") or [])
+        rows = [{"Dimension": d + (" (not measured in this data)" if d in unmeasured else ""),
+                 f"Current {self.weights_version}": r.current.weights[d],
                  "Proposed": r.proposed.weights[d], "Change": r.proposed.weights[d] - r.current.weights[d],
                  "Fitted (unrounded)": raw.get(d)} for d in _weights.DIMENSIONS]
         rows.append({"Dimension": "thresholds green / amber",
@@ -916,7 +1037,10 @@ class Calibration(Report):
         caption = (f"Out of time: trained on {m['data_window']['train'][0]} … {m['data_window']['train'][1]} "
                    f"({m['n_train']:,} rows), tested on {m['data_window']['test'][0]} … "
                    f"{m['data_window']['test'][1]} ({m['n_test']:,} rows); bootstrap by account, "
-                   f"{m['bootstrap']['replicates']:,} replicates")
+                   f"{m['bootstrap']['replicates']:,} replicates. ROC AUC, PR AUC and lift rank accounts by the "
+                   "score itself; Brier, log loss and calibration error judge the fitted score-to-churn map"
+                   + "".join(f"; the {side} map is flat: no usable signal" for side in ("current", "proposed")
+                             if m[side].get("signal") == "no usable signal"))
         return html_table(pd.DataFrame(rows), caption=caption)
 
     def reliability(self) -> plots.Chart:
@@ -932,7 +1056,8 @@ class Calibration(Report):
         view = pd.DataFrame({"Weights": b["weights"], "Thresholds": b["thresholds"], "Rows": b["n"],
                              "Share of rows": b["share_of_rows"], "Churned": b["churned"],
                              "Churn rate": b["churn_rate"],
-                             "95% interval": [f"{lo:.1%} – {hi:.1%}" for lo, hi in zip(b["ci_low"], b["ci_high"])],
+                             "95% interval": [f"{max(lo, 0.0):.1%} – {min(hi, 1.0):.1%}" if lo == lo and hi == hi
+                                              else "no rows" for lo, hi in zip(b["ci_low"], b["ci_high"])],
                              "Share of churners": b["share_of_churners"], "Band": b["colour"]})
         return html_table(view, formats={"Rows": "int", "Share of rows": "pct", "Churned": "int", "Churn rate": "pct",
                                          "Share of churners": "pct"}, status_col="Band",
@@ -941,7 +1066,9 @@ class Calibration(Report):
     def thresholds(self) -> HtmlFragment:
         st = self.result.metrics["suggested_thresholds"]
         if st.get("green") is None:
-            return paragraph("No threshold suggestion: the training rows do not support one.", "wb-note")
+            why = st.get("reason") or "the training rows do not support one"
+            return paragraph(f"No thresholds satisfy the rule ({st['rule']}): {why}. The current thresholds stay.",
+                             "wb-note")
         return paragraph(f"Suggested thresholds (not applied; the proposal keeps the current ones): green "
                          f"{st['green']}, amber {st['amber']}, because {st['rule']}.", "wb-note")
 

@@ -154,9 +154,39 @@ class World:
 
 
 # ================================================================================ public API
+#: The sample world's own report texts, written beside its tables as ``report_params.yaml``: the
+#: weekly asks and the worked improvement cycle belong to this world's team, not to every source
+#: (a report reads them from the data folder; ``params/`` holds neutral defaults).
+SAMPLE_REPORT_PARAMS = """\
+# Report texts that belong to this data source's team (see docs/report-guide.md): a report on
+# this folder reads its section here, over the defaults in params/<report>.yaml; -p wins over both.
+weekly:
+  asks:
+    - "Sales: put the customer's named onboarding owner and target go-live date in every handoff note, so kick-off is booked in week 1."
+    - "Product: fix the CSV import timeout that stalls first data loads for Enterprise accounts; three go-lives wait on it."
+    - "Account Management: join the recovery calls of red accounts above $100,000 ARR this week."
+post_cycle:
+  hypothesis: >-
+    We believed that a 20-minute call from the CSM on day 25 to every account not yet activated
+    would lift activation within 30 days from about 40% to 55%.
+  intervention: >-
+    For the 14 days from 2 to 15 November, every account reaching its 30-day activation deadline
+    without activating got a 20-minute call from its CSM on day 25 to unblock the first workflow.
+  metric: activation_rate
+  cycle_start: "2026-11-02"
+  cycle_end: "2026-11-15"
+  next_cycle: >-
+    Next we test whether moving the call to day 20 lifts activation for Enterprise accounts, where
+    it is lowest.
+"""
+REPORT_PARAMS_FILE = "report_params.yaml"
+
+
 def sample_files() -> tuple[str, ...]:
-    """The file names :func:`write_sample` writes: ``usage.parquet`` and ``<table>.csv`` for the rest."""
-    return tuple(f"{name}.parquet" if name == "usage" else f"{name}.csv" for name in BUILD_ORDER)
+    """The file names :func:`write_sample` writes: ``usage.parquet``, ``<table>.csv`` for the other
+    tables and ``report_params.yaml`` (:data:`SAMPLE_REPORT_PARAMS`)."""
+    return tuple(f"{name}.parquet" if name == "usage" else f"{name}.csv" for name in BUILD_ORDER) + \
+        (REPORT_PARAMS_FILE,)
 
 
 def write_sample(out: str | Path, accounts: int = 1500, seed: int = 7, end: str = END_DATE,
@@ -194,6 +224,7 @@ def write_sample(out: str | Path, accounts: int = 1500, seed: int = 7, end: str 
                 _write_csv(world, name, done[name], staging / f"{name}.csv")
                 counts[name] = len(next(iter(done[name].values())))
             say(f"sample: {name:<13} {counts[name]:>12,} rows")
+        (staging / REPORT_PARAMS_FILE).write_text(SAMPLE_REPORT_PARAMS, encoding="utf-8")
         for fname in sample_files():             # the whole set is ready: move it into place
             os.replace(staging / fname, out / fname)
         done_ok = True

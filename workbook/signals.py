@@ -504,7 +504,8 @@ def score_alerts(scores: pd.DataFrame, as_of, *, accounts: pd.DataFrame | None =
     if accounts is not None:
         now = now.merge(accounts[["account_id", "arr"]], on="account_id", how="left")
     past_dates = [as_of - pd.Timedelta(days=7 * k) for k in range(1, weeks + 1)]
-    past = s[s["date"].isin(past_dates)].groupby("account_id")["score"].agg(["max", "idxmax"])
+    # an account without a score on a past point (no weighted dimension had data) has no peak there
+    past = s[s["date"].isin(past_dates) & s["score"].notna()].groupby("account_id")["score"].agg(["max", "idxmax"])
     peak_date = s.loc[past["idxmax"].dropna(), ["account_id", "date"]].set_index("account_id")["date"] \
         if not past.empty else pd.Series(dtype="datetime64[ns]")
     now = now.merge(past["max"].rename("score_peak"), left_on="account_id", right_index=True, how="left")

@@ -12,6 +12,7 @@ import datetime as dt
 import html
 import math
 import numbers
+import re
 from collections.abc import Callable, Mapping
 
 import pandas as pd
@@ -83,6 +84,14 @@ def _signed(text_value: float, fmt_spec: str) -> str:
     return zero if text.lstrip("+-") == zero else text
 
 
+_NEGATIVE_ZERO = re.compile(r"^-(?=\$?0(?:\.0+)?(?![\d.]))")
+
+
+def _no_negative_zero(text: str) -> str:
+    """``-0.0%`` / ``-0`` / ``-$0`` (a tiny negative rounded away) as ``0.0%`` / ``0`` / ``$0``."""
+    return _NEGATIVE_ZERO.sub("", text)
+
+
 def fmt(value, kind: Kind | None = None) -> str:
     """``value`` as display text (not escaped) for ``kind`` (see :data:`KINDS`); "—" when missing.
 
@@ -93,7 +102,11 @@ def fmt(value, kind: Kind | None = None) -> str:
     if is_missing(value):
         return MISSING
     if callable(kind):
-        return str(kind(value))
+        return _no_negative_zero(str(kind(value)))
+    return _no_negative_zero(_fmt(value, kind))
+
+
+def _fmt(value, kind: Kind | None) -> str:
     if kind in (None, "text"):
         return _auto(value) if kind is None else str(value)
     if kind == "date":

@@ -12,8 +12,10 @@ DuckDB table when it arrives as CSV), and aggregations over it are the named que
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from .contract import KIND_WORDS, REQUIRED_TABLES, SIGNED_RULES, TABLE_ORDER, TABLES, Table
+from .contract import (DATE_MAX, DATE_MIN, INT_MAX, INT_MIN, KIND_WORDS, OPEN_END_FROM, REQUIRED_TABLES,
+                       SIGNED_RULES, TABLE_ORDER, TABLES, Table)
 from .errors import BadInput, Finding
 
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
@@ -34,10 +37,14 @@ DEFAULT_MEMORY_LIMIT = "1GB"
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
                  "UINTEGER", "UBIGINT", "UHUGEINT")
 FLOAT_TYPES = ("FLOAT", "DOUBLE", "REAL")
+WIDE_INT_TYPES = ("HUGEINT", "UBIGINT", "UHUGEINT")   # may hold values beyond BIGINT
 # Column prefix of the raw values beside the typed ones while a table is checked, and the name
 # prefix of that work table (dropped once the typed table exists).
 RAW_PREFIX = "__raw__"
 WORK_PREFIX = "work_"
+# The CSV reader refuses a line longer than this many bytes (DuckDB's max_line_size); raise it
+# with WORKBOOK_CSV_MAX_LINE_SIZE for files with very long values.
+DEFAULT_CSV_MAX_LINE_SIZE = 2_000_000
 
 
 @dataclass
@@ -60,17 +67,81 @@ def _ql(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
-def _looks_like_text(path: Path) -> bool:
+def _text_problem(path: Path) -> str | None:
+    """Why the start of ``path`` is not UTF-8 text (a rule text naming the file and place), or None.
+
+    Only the first 64 KiB are read here; the CSV reader finds a bad byte further on (see
+    :func:`_csv_problem`).
+    """
     with open(path, "rb") as fh:
         chunk = fh.read(65536)
+    if chunk.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return f"{path.name} is UTF-16 text, not UTF-8: save it as UTF-8"
     if b"\x00" in chunk:
-        return False
+        at = chunk.index(b"\x00")
+        line = chunk[:at].count(b"\n") + 1
+        return f"{path.name} is not a CSV file (it holds binary data: a NUL byte on line {line}, byte {at})"
     try:
         chunk.decode("utf-8")
     except UnicodeDecodeError as exc:
-        # a multi-byte character cut at the chunk's end is fine
-        return exc.start >= len(chunk) - 3 and len(chunk) == 65536
-    return True
+        if exc.start >= len(chunk) - 3 and len(chunk) == 65536:
+            return None   # a multi-byte character cut at the chunk's end is fine
+        line = chunk[:exc.start].count(b"\n") + 1
+        return (f"{path.name} is not UTF-8 (line {line}, byte {exc.start}: 0x{chunk[exc.start]:02X}): "
+                "save it as UTF-8")
+    return None
+
+
+def _csv_problem(path: Path | None, exc: Exception) -> str | None:
+    """The CSV reader's error ``exc`` as a rule text for the known cases, else None."""
+    text = str(exc)
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    where = f" (line {line.group(1)})" if line else ""
+    name = path.name if path else "the file"
+    if "Invalid unicode" in text or "not utf-8" in text:
+        return f"{name} is not UTF-8{where}: save it as UTF-8"
+    size = re.search(r"Maximum line size of (\d+) bytes exceeded\. Actual Size:\s*(\d+)", text)
+    if size:
+        return (f"{name} has a line of {int(size.group(2)):,} bytes, over the CSV reader's limit of "
+                f"{int(size.group(1)):,} bytes per line (max_line_size): shorten the long value, or set "
+                "WORKBOOK_CSV_MAX_LINE_SIZE to a larger number of bytes")
+    return None
+
+
+def _csv_max_line_size() -> int:
+    text = os.environ.get("WORKBOOK_CSV_MAX_LINE_SIZE")
+    if not text:
+        return DEFAULT_CSV_MAX_LINE_SIZE
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise BadInput("WORKBOOK_CSV_MAX_LINE_SIZE", None, f"must be a whole number of bytes >= 1 (got {text!r})")
+    return value
+
+
+def _header_names(st: SourceTable) -> list[str]:
+    """Column names as the file states them (before DuckDB renames a repeated one to ``x_1``)."""
+    if st.format == "parquet":
+        import pyarrow.parquet as pq
+        try:
+            return list(pq.read_schema(st.path).names)
+        except Exception:  # noqa: BLE001 - DuckDB read it; an odd schema only skips this check
+            return []
+    if st.format != "csv":
+        return []
+    with open(st.path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        return next(csv.reader(fh), [])
+
+
+def _repeated_columns(names: list[str]) -> dict[str, int]:
+    """Header names that appear more than once (blanks, BOM and letter case ignored, as DuckDB does)."""
+    seen: dict[str, list[str]] = {}
+    for n in names:
+        clean = n.strip().lstrip("\ufeff").strip()
+        seen.setdefault(clean.casefold(), []).append(clean)
+    return {v[0]: len(v) for v in seen.values() if len(v) > 1}
 
 
 class Workspace:
@@ -241,11 +312,22 @@ class Workspace:
                 self.con.execute(f"ATTACH {_ql(str(self.source))} AS src (READ_ONLY)")
             except duckdb.Error as exc:
                 raise BadInput(str(self.source), None, f"is not a readable DuckDB database ({_short(exc)})")
-            names = {r[0] for r in self.con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src'").fetchall()}
+            kinds = dict(self.con.execute(
+                "SELECT table_name, table_type FROM information_schema.tables "
+                "WHERE table_catalog = 'src' AND table_schema = 'main'").fetchall())
+            # Only stored tables are read. A view runs SQL written by whoever made the file, and
+            # SQL can read local files (read_text, read_csv); it is refused, and the connection
+            # gets no file access beyond the database itself.
+            self.con.execute("SET enable_external_access = false")
             for name in TABLE_ORDER:
-                if name in names:
+                if kinds.get(name) == "BASE TABLE":
                     self.tables[name] = SourceTable(name, None, "duckdb")
+                elif name in kinds:
+                    self._add("error", name, None, f"is a view in {self.source.name}: views are not read, "
+                              "only stored tables (store it with CREATE TABLE ... AS)")
+            for name in REQUIRED_TABLES:
+                if name not in self.tables and name not in kinds:
+                    self._add("error", name, None, f"required table is missing from {self.source.name}")
             self._db_path = self.source
             return
         if not self.source.is_dir():
@@ -274,15 +356,17 @@ class Workspace:
                 self.con.execute(f"CREATE VIEW {raw} AS SELECT * FROM read_parquet({_ql(str(st.path))})")
                 self.con.execute(f"SELECT * FROM {raw} LIMIT 0")
             else:
-                if not _looks_like_text(st.path):
-                    self._add("error", st.name, None, f"{st.path.name} is not a CSV file (it holds binary data)")
+                problem = _text_problem(st.path)
+                if problem:
+                    self._add("error", st.name, None, problem)
                     return None
                 # usage is read several times (checks, typed copy): parse it once into a table; a
                 # small table is parsed once by its typing pass, so a view is enough
                 what = "TABLE" if st.name == "usage" else "VIEW"
                 self.con.execute(
                     f"CREATE {what} {raw} AS SELECT * FROM read_csv({_ql(str(st.path))}, header = true, "
-                    "all_varchar = true, delim = ',', quote = '\"', escape = '\"')")
+                    "all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
+                    f"max_line_size = {_csv_max_line_size()})")
                 if what == "VIEW":
                     self.con.execute(f"SELECT * FROM {raw} LIMIT 0")
         except duckdb.Error as exc:
@@ -291,6 +375,10 @@ class Workspace:
         return raw
 
     def _unreadable(self, st: SourceTable, exc: Exception) -> None:
+        problem = _csv_problem(st.path, exc) if st.format == "csv" else None
+        if problem:
+            self._add("error", st.name, None, problem)
+            return
         kind = "Parquet" if st.format == "parquet" else st.format.upper() if st.format == "csv" else "DuckDB"
         self._add("error", st.name, None, f"{(st.path.name if st.path else st.name)} is not a readable "
                   f"{kind} table ({_short(exc)})")
@@ -303,6 +391,12 @@ class Workspace:
             table = TABLES[name]
             raw = self._raw_relation(st)
             if raw is None:
+                continue
+            repeated = _repeated_columns(_header_names(st))
+            for col, n in repeated.items():
+                self._add("error", name, col, f"appears {n} times in the header of {st.path.name}: each column "
+                          "must appear once (rename or remove the extra one)")
+            if repeated:
                 continue
             cols = self.con.execute(f"DESCRIBE {raw}").fetchall()
             raw_types = {c[0].strip().lstrip("\ufeff"): c[1] for c in cols}
@@ -329,8 +423,15 @@ class Workspace:
             self._check_foreign_keys()
 
     def _typed_exprs(self, table: Table, raw_types: dict[str, str]) -> dict[str, str]:
-        return {c.name: _typed_expr(_qi(c.name), c.kind, raw_types[c.name])
-                for c in table.columns if c.name in raw_types}
+        out = {}
+        for c in table.columns:
+            if c.name not in raw_types:
+                continue
+            e = _typed_expr(_qi(c.name), c.kind, raw_types[c.name])
+            if c.open_ended:   # 9999-12-31 and the like: no end yet
+                e = f"CASE WHEN ({e}) >= DATE '{OPEN_END_FROM}' THEN NULL ELSE ({e}) END"
+            out[c.name] = e
+        return out
 
     def _typed_select_sql(self, table: Table, relation: str, raw_types: dict[str, str]) -> str:
         exprs = self._typed_exprs(table, raw_types)
@@ -358,9 +459,26 @@ class Workspace:
                 continue
             rawcol = f"t.{_qi(RAW_PREFIX + c.name)}"   # the raw value, beside the typed t.<col>
             present = f"{rawcol} IS NOT NULL" + (f" AND trim({rawcol}) <> ''" if raw_types[c.name] == "VARCHAR" else "")
+            typed = f"t.{_qi(c.name)}"
+            # a value that is typed as NULL for a reason other than its kind
+            other = ""
+            if c.kind == "int":
+                overflow = f"({present}) AND {typed} IS NULL AND {_int_like(rawcol, raw_types[c.name])}"
+                checks.append(("error", c.name, f"is out of range: whole numbers must lie within "
+                               f"{INT_MIN}..{INT_MAX}", overflow))
+                other = f" AND NOT ({_int_like(rawcol, raw_types[c.name])})"
+            if c.kind == "date":
+                checks.append(("error", c.name, f"must lie between {DATE_MIN} and {DATE_MAX}",
+                               f"{typed} < DATE '{DATE_MIN}' OR {typed} > DATE '{DATE_MAX}'"))
+            if c.open_ended:
+                parsed = _typed_expr(rawcol, "date", raw_types[c.name])
+                placeholder = f"coalesce(({parsed}) >= DATE '{OPEN_END_FROM}', false)"
+                checks.append(("warning", c.name, f"has a far-future date ({OPEN_END_FROM} or later, e.g. "
+                               "9999-12-31): read as empty (no end yet)", f"({present}) AND {placeholder}"))
+                other = f" AND NOT {placeholder}"
             if c.kind != "str":
                 checks.append(("error", c.name, f"must be {KIND_WORDS[c.kind]}",
-                               f"({present}) AND t.{_qi(c.name)} IS NULL"))
+                               f"({present}) AND {typed} IS NULL{other}"))
             if c.required:
                 checks.append(("error", c.name, "must not be empty", f"NOT ({present})"))
         for rule in table.rules:
@@ -474,6 +592,16 @@ class Workspace:
                 self._add("error", name, column, text, n, tuple(ex))
 
 
+def _int_like(col: str, raw_type: str) -> str:
+    """SQL: ``col`` (raw) holds a whole number, whatever its size (a typing NULL is then overflow)."""
+    raw_type = raw_type.upper()
+    if raw_type in NUMERIC_TYPES:
+        return f"{col} IS NOT NULL"
+    if raw_type in FLOAT_TYPES or raw_type.startswith("DECIMAL"):
+        return f"coalesce(isfinite(CAST({col} AS DOUBLE)) AND {col} = floor({col}), false)"
+    return f"coalesce(regexp_full_match(trim(CAST({col} AS VARCHAR)), '[+-]?[0-9]+(\\.0*)?'), false)"
+
+
 def _typed_expr(col: str, kind: str, raw_type: str) -> str:
     raw_type = raw_type.upper()
     if raw_type == "VARCHAR":
@@ -501,10 +629,13 @@ def _typed_expr(col: str, kind: str, raw_type: str) -> str:
             return f"CAST({col} AS DATE)"
         return _typed_expr(f"CAST({col} AS VARCHAR)", kind, "VARCHAR")
     if kind == "int":
+        if raw_type in WIDE_INT_TYPES:   # an unsigned 64-bit or a 128-bit value may not fit
+            return f"TRY_CAST({col} AS BIGINT)"
         if raw_type in NUMERIC_TYPES:
             return f"CAST({col} AS BIGINT)"
         if raw_type in FLOAT_TYPES or raw_type.startswith("DECIMAL"):
-            return f"CASE WHEN {col} = floor({col}) THEN TRY_CAST({col} AS BIGINT) END"
+            return (f"CASE WHEN isfinite(CAST({col} AS DOUBLE)) AND {col} = floor({col}) "
+                    f"THEN TRY_CAST({col} AS BIGINT) END")
         return _typed_expr(f"CAST({col} AS VARCHAR)", kind, "VARCHAR")
     if kind == "float":
         if raw_type in NUMERIC_TYPES or raw_type in FLOAT_TYPES or raw_type.startswith("DECIMAL"):
