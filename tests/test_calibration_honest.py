@@ -362,3 +362,24 @@ def test_the_file_set_is_swapped_in_whole_with_normal_permissions(strong_result,
     for p in paths:
         assert stat.S_IMODE(p.stat().st_mode) == 0o644, p.name
     assert stat.S_IMODE(out.stat().st_mode) == 0o755
+
+
+def test_no_signal_keeps_current_weights_but_zero_for_unmeasured(v1):
+    """With churn rising with the measured dimensions (the wrong way round for a health score, so no
+    non-negative weight can use them), the proposal keeps v1's weights, except that the
+    three dimensions with no data get 0 and their 50 points go to adoption and outcomes in v1's
+    proportion 30:20 (largest remainder: 60/40); under "redistribute" every score stays the same."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    X = pd.DataFrame({"adoption": rng.random(n), "outcomes": rng.random(n)})
+    for d in ABSENT:
+        X[d] = np.nan
+    X = X[D]
+    y = ((X["adoption"] + X["outcomes"] + rng.normal(0, 0.2, n)) > 1.6).astype(float)
+    train = X.assign(churned=y)
+    cfg = {"map": "logistic", "C": 1.0, "min_measured_share": 0.05}
+    cur, kept, was_kept = cal._fit_pair(train, v1, cfg, 90, "redistribute")
+    assert was_kept is True
+    assert dict(kept.weights_) == {"adoption": 60, "engagement": 0, "sentiment": 0, "outcomes": 40,
+                                   "relationship": 0}
+    assert kept.health_score(X) == pytest.approx(cur.health_score(X))

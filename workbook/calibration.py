@@ -1206,7 +1206,8 @@ def _recommendation(diff_log_loss: dict, current: Weights, proposed: Weights, ke
     ci = f"{value:+.4f} [{lo:+.4f}, {hi:+.4f}]" if lo is not None else f"{value:+.4f} (no interval)"
     if kept_current:
         return {"adopt": False, "reason": "nothing should change: no dimension is associated with churn in the "
-                                          "training rows, so the proposal is the current weights"}
+                                          "training rows, so the proposal keeps the current weights (a dimension "
+                                          "with no data gets 0)"}
     if dict(proposed.weights) == dict(current.weights):
         return {"adopt": False, "reason": "nothing should change: the proposal equals the current weights"}
     if flat:
@@ -1238,7 +1239,14 @@ def _fit_pair(train: pd.DataFrame, current: Weights, cfg: dict, H: int, missing:
     prop = ChurnCalibrator(**kw).fit(train[list(DIMENSIONS)], y)
     if prop.informative_:
         return cur, prop, False
-    kept = ChurnCalibrator(weights=dict(current.weights), **kw).fit(train[list(DIMENSIONS)], y)
+    # No dimension is associated with churn: the proposal is the current weights, except that a
+    # dimension with no data still gets 0 (its weight spread over the measured ones in proportion,
+    # which under the "redistribute" policy gives every account the same score as today).
+    kept_weights = dict(current.weights)
+    if prop.unmeasured_ and any(kept_weights[d] for d in DIMENSIONS if d not in prop.unmeasured_):
+        kept_weights = largest_remainder({d: 0.0 if d in prop.unmeasured_ else float(w)
+                                          for d, w in kept_weights.items()})
+    kept = ChurnCalibrator(weights=kept_weights, **kw).fit(train[list(DIMENSIONS)], y)
     return cur, kept, True
 
 
@@ -1377,7 +1385,8 @@ def _evaluate(snapshots, current, *, horizon_days, accounts, replicates, seed, p
                            f"{proposal.min_measured:.0%} of training rows): weight 0 in the proposal")
     if kept_current:
         warnings.insert(0, "no dimension is associated with churn in the training rows: the proposal keeps "
-                           "the current weights")
+                           "the current weights (a dimension with no data gets 0, its weight spread over the "
+                           "measured ones, which leaves every score as it is)")
     proposed = Weights(dict(proposal.weights_), current.green, current.amber, version=None, path="proposal")
 
     Xt, yt = test[list(DIMENSIONS)], test["churned"].to_numpy(float)

@@ -1149,8 +1149,11 @@ class PostCycle(Report):
 
     @cached_property
     def cycle(self):
-        """The :class:`workbook.post_cycle.Cycle` from the settings."""
+        """The :class:`workbook.post_cycle.Cycle` from the settings; None when no cycle is defined
+        (no metric and no cycle dates: the page then says how to define one, and shows no result)."""
         from .post_cycle import cycle_from_params
+        if all(self.settings.get(key) is None for key in ("metric", "cycle_start", "cycle_end")):
+            return None
         return cycle_from_params(self.settings)
 
     def _resolve_as_of(self, as_of) -> pd.Timestamp:
@@ -1159,6 +1162,8 @@ class PostCycle(Report):
         if as_of is not None:
             return to_day(as_of)
         latest = self.ws.default_as_of()
+        if self.cycle is None:
+            return latest
         if self.cycle.end > latest:
             raise BadInput(self._source(), "cycle_end", f"{self.cycle.end:%Y-%m-%d} is after the latest data "
                            f"({latest:%Y-%m-%d}): the data does not cover the whole cycle yet")
@@ -1172,23 +1177,35 @@ class PostCycle(Report):
 
     def subtitle(self) -> str:
         c = self.cycle
+        if c is None:
+            return f"No improvement cycle is defined for this source · data {self.ws.source}"
         return (f"Cycle {period_text(c.start, c.end)} ({c.days} days) · baseline "
                 f"{period_text(c.baseline_start, c.baseline_end)} · {c.cohort_text()} · data {self.ws.source}")
 
     def five_lines(self) -> HtmlFragment:
         """Hypothesis, intervention, result, decision, next cycle (:func:`workbook.narrative.five_lines`)."""
+        if self.cycle is None:
+            return paragraph(
+                f"No improvement cycle is defined for this data source, so there is nothing to analyse. To "
+                f"report on one, give its hypothesis, intervention, metric, cycle_start and cycle_end under "
+                f"post_cycle: in {SOURCE_PARAMS} beside the data (or in params/post_cycle.yaml, or with -p).",
+                "wb-headline")
         lines = narrative.five_lines(self.cycle, self.result)
         body = "".join(f"<dt>{_e(label)}</dt><dd>{_e(text)}</dd>" for label, text in lines)
         return HtmlFragment(f'<dl class="wb-lines">{body}</dl>')
 
     def decision(self) -> HtmlFragment:
         """The decision as a coloured label (keep green, reverse red, inconclusive amber) and its rule."""
+        if self.cycle is None:
+            return None
         colour = {"keep": "green", "reverse": "red", "inconclusive": "amber"}[self.result.decision]
         label = {"keep": "Keep", "reverse": "Reverse", "inconclusive": "Inconclusive — extend"}[self.result.decision]
         return fragment(f'<p><span class="wb-badge wb-{colour}">{_e(label)}</span> {_e(self.result.reason)}.</p>')
 
     def chart(self) -> plots.Chart:
         """The metric in the baseline and the cycle, and the change with its bootstrap interval."""
+        if self.cycle is None:
+            return None
         r = self.result
         return plots.cycle_chart(label=r.label, kind=UNIT_KIND[r.unit], diff_kind=CHANGE_KIND[r.unit], better=r.better,
                                  baseline=r.baseline_value, cycle=r.cycle_value, baseline_n=r.baseline_n,
@@ -1198,6 +1215,8 @@ class PostCycle(Report):
     def comparison_table(self) -> HtmlFragment:
         """Baseline, cycle and change with its interval, in the metric's unit."""
         from .post_cycle import summary_table
+        if self.cycle is None:
+            return None
         r = self.result
         t = summary_table(self.cycle, r)
         t["interval"] = ["" if i < 2 else narrative.interval_text(lo, hi, r.unit)
@@ -1215,6 +1234,8 @@ class PostCycle(Report):
     def setup_table(self) -> HtmlFragment:
         """The cycle as written in params/post_cycle.yaml."""
         c = self.cycle
+        if c is None:
+            return None
         rows = [("Metric", f"{self.result.label} ({c.metric})"), ("Cycle", f"{c.start:%Y-%m-%d} … {c.end:%Y-%m-%d}"),
                 ("Baseline", f"{c.baseline_start:%Y-%m-%d} … {c.baseline_end:%Y-%m-%d}"), ("Cohort", c.cohort_text()),
                 ("Rule", f"keep if the whole {round(100 * c.confidence)}% interval of the change is on the better "
@@ -1223,6 +1244,8 @@ class PostCycle(Report):
         return html_table(pd.DataFrame(rows, columns=["Item", "Value"]))
 
     def exclusions(self) -> list[quality.Exclusion]:
+        if self.cycle is None:
+            return []
         return [quality.Exclusion(f"{self.result.label} (baseline and cycle)", n, why, f"{self.result.member}s")
                 for why, n in self.result.excluded.items()]
 
