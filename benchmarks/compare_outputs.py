@@ -46,7 +46,7 @@ MASKS = [
 ]
 
 
-def run(*argv: str, stdout=None) -> str:
+def run(*argv: str) -> str:
     done = subprocess.run([WORKBOOK, *argv], check=True, text=True, capture_output=True)
     return done.stdout
 
