@@ -27,7 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from workbook import calibration as cal  # noqa: E402
+from workbook import evaluation as ev  # noqa: E402
+from workbook import snapshots as snap  # noqa: E402
 from workbook import weights as wmod  # noqa: E402
 from workbook.workspace import open_data  # noqa: E402
 
@@ -43,10 +44,10 @@ def _sample(accounts: int) -> Path:
 def run_world(source: Path, current) -> tuple[float, float, float, str]:
     t0 = time.perf_counter()
     with open_data(source) as ws:
-        snaps = cal.build_snapshots(ws)
+        snaps = snap.build_snapshots(ws)
         accounts = ws.frame("accounts")
     t1 = time.perf_counter()
-    result = cal.evaluate(snaps, current, accounts=accounts)
+    result = ev.evaluate(snaps, current, accounts=accounts)
     t2 = time.perf_counter()
     m = result.metrics
     line = (f"{len(snaps):,} snapshots, n_train {m['n_train']:,}, n_test {m['n_test']:,}; "
@@ -56,9 +57,9 @@ def run_world(source: Path, current) -> tuple[float, float, float, str]:
 
 def run_synthetic(rows: int, current) -> tuple[float, str]:
     months = 20
-    snaps = cal.synthetic_snapshots(rows // months, months, seed=1)
+    snaps = snap.synthetic_snapshots(rows // months, months, seed=1)
     t0 = time.perf_counter()
-    result = cal.evaluate(snaps, current)
+    result = ev.evaluate(snaps, current)
     elapsed = time.perf_counter() - t0
     m = result.metrics
     return elapsed, (f"{len(snaps):,} rows, n_train {m['n_train']:,}, n_test {m['n_test']:,}, "

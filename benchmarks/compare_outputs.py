@@ -43,6 +43,7 @@ MASKS = [
     (re.compile(r'"(start_time|end_time|duration|iopub\.[a-z_]+|shell\.[a-z_]+)": [^,}\n]+'), r'"\1": <masked>'),
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
     (re.compile(r'id="[A-Za-z0-9_-]{20,}"'), 'id="<id>"'),
+    (re.compile(r'"id": "[0-9a-f]{8}"'), '"id": "<papermill cell id>"'),
 ]
 
 

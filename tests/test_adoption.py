@@ -127,7 +127,7 @@ def test_usage_windows_both_sets_in_one_query(world):
 
 def test_adoption_signals_by_hand(world, min2):
     eng = CountingEngine(get_engine(world))
-    sig = adoption_signals(world, eng, [D1, D0])
+    sig = adoption_signals(world, [D1, D0], engine=eng)
     assert eng.calls == ["window_stats_all"]            # one usage query for every date
     assert list(sig.columns[:8]) == ["account_id", "date", "segment", "tenure_band", "breadth", "depth",
                                      "frequency", "stakeholders"]
@@ -175,14 +175,14 @@ def test_adoption_signals_by_hand(world, min2):
 
 def test_default_min_cohort_falls_back_to_everyone(world):
     # default benchmark_min_accounts is 5: every cohort and segment here is smaller -> "all"
-    sig = adoption_signals(world, None, [D1])
+    sig = adoption_signals(world, [D1])
     assert set(sig["bench_basis"]) == {"all"}
     assert sig["bench_breadth"].tolist() == pytest.approx([0.5] * len(sig))
 
 
 def test_nobody_using_gives_zero_benchmark_and_at(world):
     # on 2026-02-01 only a6 and a4 are live and nobody used anything in the window
-    sig = adoption_signals(world, None, ["2026-02-01"])
+    sig = adoption_signals(world, ["2026-02-01"])
     assert sorted(sig["account_id"]) == ["a4", "a6"]
     assert set(sig["bench_basis"]) == {"none"}
     assert (sig[["bench_breadth", "bench_depth"]].to_numpy() == 0).all()
@@ -190,7 +190,7 @@ def test_nobody_using_gives_zero_benchmark_and_at(world):
 
 
 def test_no_dates_gives_empty_frame(world):
-    sig = adoption_signals(world, None, [])
+    sig = adoption_signals(world, [])
     assert sig.empty and "flag_breadth" in sig.columns
 
 
@@ -198,5 +198,11 @@ def test_bad_adoption_params_are_bad_input(world, tmp_path, monkeypatch):
     (tmp_path / "targets.yaml").write_text("adoption:\n  benchmark_tolerance: 2\n")
     monkeypatch.setenv("WORKBOOK_PARAMS", str(tmp_path))
     with pytest.raises(BadInput) as err:
-        adoption_signals(world, None, [D1])
+        adoption_signals(world, [D1])
     assert err.value.column == "adoption"
+
+
+def test_dates_default_to_the_latest_usage_date_and_engine_is_a_keyword(world):
+    pd.testing.assert_frame_equal(adoption_signals(world), adoption_signals(world, [world.default_as_of()]))
+    with pytest.raises(TypeError):
+        adoption_signals(world, [D1], None)     # engine is keyword-only

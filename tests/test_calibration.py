@@ -13,6 +13,8 @@ from sklearn.base import clone
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from workbook import calibration as cal
+from workbook import evaluation as ev
+from workbook import snapshots as snap
 from workbook import weights as wmod
 from workbook.cli import main
 from workbook.errors import BadInput
@@ -31,12 +33,12 @@ def v1():
 @pytest.fixture(scope="module")
 def synth():
     """20,000 snapshot rows (1,000 accounts x 20 months) whose churn follows TRUE weights."""
-    return cal.synthetic_snapshots(1000, 20, weights=TRUE, seed=11)
+    return snap.synthetic_snapshots(1000, 20, weights=TRUE, seed=11)
 
 
 @pytest.fixture(scope="module")
 def result(synth, v1):
-    return cal.evaluate(synth, v1, replicates=300, seed=5)
+    return ev.evaluate(synth, v1, replicates=300, seed=5)
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -44,7 +46,7 @@ def test_metrics_match_scikit_learn_with_ties():
     rng = np.random.default_rng(0)
     p = rng.integers(0, 21, 3000) / 20            # many ties, including exact 0 and 1
     y = (rng.random(3000) < np.clip(p, 0.05, 0.95)).astype(float)
-    m = cal.classification_metrics(y, p)
+    m = ev.classification_metrics(y, p)
     assert m["auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
     assert m["pr_auc"] == pytest.approx(average_precision_score(y, p), abs=1e-12)
     assert m["brier"] == pytest.approx(brier_score_loss(y, p), abs=1e-12)
@@ -58,7 +60,7 @@ def test_metrics_match_scikit_learn_with_ties():
 def test_metrics_by_hand():
     y = np.array([1, 0, 1, 0, 0])
     p = np.array([0.9, 0.8, 0.3, 0.1, 0.1])
-    m = cal.classification_metrics(y, p)
+    m = ev.classification_metrics(y, p)
     # pairs (churner, renewal): 0.9 beats all 3; 0.3 beats the two 0.1s, loses to 0.8 -> 5/6
     assert m["auc"] == pytest.approx(5 / 6)
     # top decile = 0.5 row, taken from the 0.9 row (a churner): rate 1.0 / base 0.4 = 2.5
@@ -74,7 +76,7 @@ def test_top_decile_lift_splits_a_tie_proportionally():
     # expected churners in the top 2 = 2 x 1/4 = 0.5 -> rate 0.25; base rate 2/20 -> lift 2.5
     p = np.array([0.9] * 4 + [0.1] * 16)
     y = np.array([1, 0, 0, 0] + [1] + [0] * 15)
-    assert cal.classification_metrics(y, p)["top_decile_lift"] == pytest.approx(2.5)
+    assert ev.classification_metrics(y, p)["top_decile_lift"] == pytest.approx(2.5)
 
 
 def test_psi_by_hand():
@@ -83,8 +85,8 @@ def test_psi_by_hand():
     a = np.array([0.1] * 80 + [0.9] * 20)
     want = (0.8 - 0.5) * math.log(0.8 / 0.5) + (0.2 - 0.5) * math.log(0.2 / 0.5) \
         + (1e-4 - 1e-4) * 0.0                      # the empty "no data" bin contributes nothing
-    assert cal.psi(e, a, edges) == pytest.approx(want)
-    assert cal.psi(e, e, edges) == 0
+    assert ev.psi(e, a, edges) == pytest.approx(want)
+    assert ev.psi(e, e, edges) == 0
 
 
 def test_largest_remainder():
@@ -173,9 +175,9 @@ def test_unfitted_and_bad_input():
     with pytest.raises(NotFittedError):
         cal.ChurnCalibrator().predict_proba(np.zeros((1, 5)))
     X = pd.DataFrame([[0.5] * 5, [1.2, 0.5, 0.5, 0.5, 0.5]], columns=D)
-    with pytest.raises(BadInput, match="adoption: must be within 0..1"):
+    with pytest.raises(BadInput, match="^snapshots.adoption: must be within 0..1"):
         cal.ChurnCalibrator().fit(X, [0, 1])
-    with pytest.raises(BadInput, match="must be 0 or 1"):
+    with pytest.raises(BadInput, match="^snapshots.churned: must be 0 or 1"):
         cal.ChurnCalibrator().fit(X.clip(0, 1), [0, 2])
     with pytest.raises(BadInput, match="calibration"):
         cal.ChurnCalibrator(calibration="spline").fit(X.clip(0, 1), [0, 1])
@@ -214,32 +216,32 @@ def test_labels_by_hand():
     obs = pd.Timestamp("2026-01-01")
     frame = pd.DataFrame({"observed_at": [obs] * 5})
     churned_at = pd.Series(pd.to_datetime(["2026-01-01", "2026-04-01", "2026-04-02", None, "2026-02-01"]))
-    got = cal.label_snapshots(frame, churned_at, as_of="2026-06-30", horizon_days=90)
+    got = snap.label_snapshots(frame, churned_at, as_of="2026-06-30", horizon_days=90)
     # same day: not after the date; 2026-04-01 = date + 90: inside; 04-02: outside; never: 0; Feb: 1
     assert got.tolist() == [0, 1, 0, 0, 1]
-    pending = cal.label_snapshots(frame, churned_at, as_of="2026-03-31", horizon_days=90)
+    pending = snap.label_snapshots(frame, churned_at, as_of="2026-03-31", horizon_days=90)
     assert pending.isna().all()                       # horizon not over by as_of
     # a churn dated after as_of does not exist yet (point in time)
-    late = cal.label_snapshots(frame.iloc[:1], pd.Series(pd.to_datetime(["2026-03-01"])), as_of="2026-02-28",
+    late = snap.label_snapshots(frame.iloc[:1], pd.Series(pd.to_datetime(["2026-03-01"])), as_of="2026-02-28",
                                horizon_days=30)
     assert late.tolist() == [0]
 
 
 def test_out_of_time_split_by_hand():
     dates = pd.date_range("2025-01-01", periods=12, freq="MS")
-    split = cal.split_dates(dates, 90, 0.25)
+    split = snap.split_dates(dates, 90, 0.25)
     # test: last ceil(12/4) = 3 dates; train: date + 90 <= 2025-10-01, i.e. up to 2025-07-03
     assert [d.month for d in split["test"]] == [10, 11, 12]
     assert [d.month for d in split["train"]] == [1, 2, 3, 4, 5, 6, 7]
     assert [d.month for d in split["gap"]] == [8, 9]
     with pytest.raises(BadInput, match="no observation date"):
-        cal.split_dates(dates[:3], 90, 0.25)
+        snap.split_dates(dates[:3], 90, 0.25)
 
 
 def test_suggested_thresholds_by_hand():
     score = np.array([10, 20, 30, 40, 50, 60, 70, 80, 90, 95] + [85] * 10, dtype=float)
     y = np.array([1] * 10 + [0] * 10)
-    got = cal.suggest_thresholds(score, y, red_churner_share=0.6, green_max_churner_share=0.1)
+    got = ev.suggest_thresholds(score, y, red_churner_share=0.6, green_max_churner_share=0.1)
     # 6 of 10 churners score below 51 (10..50 is 5, +60 is 6 -> first t with >= 6 below is 61)
     assert got["amber"] == 61
     # at most 1 churner (10%) at or above g: churners 90 and 95 -> need g > 90 -> 91
@@ -251,7 +253,7 @@ def test_override_accuracy_by_hand():
                         "override_colour": pd.array([None, None, None, None, "red", "green", "green", None],
                                                     dtype="string")})
     formula = np.array(["red", "red", "green", "green", "amber", "red", "red", "amber"], dtype=object)
-    summary, table = cal._override_accuracy(lab, formula)
+    summary, table = ev._override_accuracy(lab, formula)
     # rates without override: red 1/2, green 0/2, amber 0/1
     # row 4 amber->red, churned: |1-.5| < |1-0| right; row 5 red->green, renewed: |0-0| < |0-.5| right;
     # row 6 red->green, churned: |1-0| > |1-.5| wrong
@@ -283,10 +285,10 @@ def test_quality_targets_on_synthetic_snapshots(result):
 def test_bootstrap_intervals_are_seeded_and_bracket_the_estimate(synth, v1, result):
     m = result.metrics
     for side in ("current", "proposed"):
-        for k in cal.METRICS:
+        for k in ev.METRICS:
             lo, hi = m[side]["ci"][k]
             assert lo <= m[side][k] <= hi, (side, k)
-    again = cal.evaluate(synth, v1, replicates=300, seed=5).metrics
+    again = ev.evaluate(synth, v1, replicates=300, seed=5).metrics
     assert again["proposed"]["ci"] == m["proposed"]["ci"]
 
 
@@ -296,7 +298,7 @@ def test_bootstrap_clusters_by_account():
     # p = 0.2: Brier = (0.64 x 10k + 0.04 x (41 - k)) / (41 + 9k), and k must come out whole.
     groups = np.array(["a"] * 10 + [f"b{i}" for i in range(40)])
     y = np.array([1.0] * 10 + [0.0] * 40)
-    draws = cal._bootstrap(groups, y, [(np.zeros(50, int), np.array([0.2]))], 400, seed=1)[0]
+    draws = ev._bootstrap(groups, y, [(np.zeros(50, int), np.array([0.2]))], 400, seed=1)[0]
     b = draws["brier"]
     k = (41 * b - 1.64) / (6.36 - 9 * b)
     np.testing.assert_allclose(k, np.round(k), atol=1e-9)
@@ -320,8 +322,8 @@ def test_result_tables(result):
 
 
 def test_drift_flags_recalibration(v1):
-    shifted = cal.synthetic_snapshots(300, 16, weights=TRUE, late_shift={"adoption": -0.5}, seed=2)
-    r = cal.evaluate(shifted, v1, replicates=0)
+    shifted = snap.synthetic_snapshots(300, 16, weights=TRUE, late_shift={"adoption": -0.5}, seed=2)
+    r = ev.evaluate(shifted, v1, replicates=0)
     drift = r.drift.set_index("dimension")
     assert drift.loc["adoption", "psi"] > 0.2 and drift.loc["adoption", "status"] == "recalibrate"
     assert drift.loc["engagement", "psi"] < 0.1
@@ -349,7 +351,7 @@ def test_calibrate_from_snapshot_file_writes_the_spec_files(synth, tmp_path, cap
     assert {"n_train", "n_test", "horizon_days", "parent", "data_window"} <= set(doc)
     metrics = json.loads((out / "metrics.json").read_text())
     for side in ("current", "proposed"):
-        assert set(cal.METRICS) <= set(metrics[side])
+        assert set(ev.METRICS) <= set(metrics[side])
     assert metrics["n_train"] > 0 and metrics["n_test"] > 0
     curve = pd.read_csv(out / "calibration.csv")
     assert curve.columns.tolist() == ["score", "churn_probability"]
@@ -363,11 +365,11 @@ def test_calibrate_from_snapshot_file_writes_the_spec_files(synth, tmp_path, cap
 def test_snapshot_rows_round_trip(synth, tmp_path):
     ten = synth[synth["account_id"].isin([f"S{i:06d}" for i in range(10)])]     # 10 accounts x 20 months
     src = _write_snapshots(ten, tmp_path / "s.csv")
-    back = cal.load_snapshots(src)
+    back = snap.load_snapshots(src)
     assert len(back) == 200 and back["churned"].notna().all()
     assert back.attrs["as_of"] == back["observed_at"].max() + pd.Timedelta(days=90)
     # an explicit as_of drops later rows (counted) and unlabels rows whose horizon is not over
-    cut = cal.load_snapshots(src, as_of="2024-04-15")
+    cut = snap.load_snapshots(src, as_of="2024-04-15")
     assert cut["observed_at"].max() == pd.Timestamp("2024-04-01") and cut.attrs["n_after_as_of"] > 0
     assert cut.loc[cut["observed_at"] > pd.Timestamp("2024-01-16"), "churned"].isna().all()
     assert cut.loc[cut["observed_at"] == pd.Timestamp("2024-01-01"), "churned"].notna().all()
@@ -384,7 +386,7 @@ def test_bad_snapshot_rows_are_refused_with_exit_2(tmp_path, capsys):
     path = tmp_path / "bad.csv"
     path.write_text(body)
     with pytest.raises(BadInput) as err:
-        cal.load_snapshots(path)
+        snap.load_snapshots(path)
     cols = {f.column for f in err.value.findings}
     assert cols == {"observed_at", "adoption", "engagement", "churned", "account_id, observed_at"}
     dup = next(f for f in err.value.findings if f.column == "account_id, observed_at")
@@ -407,7 +409,7 @@ def test_snapshot_file_missing_column_or_file(tmp_path, capsys):
 # ----------------------------------------------------------------------------- sample world
 @pytest.fixture(scope="module")
 def world_snaps(sample_ws):
-    return cal.build_snapshots(sample_ws)
+    return snap.build_snapshots(sample_ws)
 
 
 def test_snapshots_from_data_are_labelled_point_in_time(sample_ws, world_snaps):
@@ -468,8 +470,8 @@ def test_no_leakage_changing_later_data_keeps_the_snapshot(sample_dir, sample_ws
     day = pd.Timestamp("2026-03-01")
     _truncate_after(sample_dir, tmp_path / "cut", day)
     with open_data(tmp_path / "cut") as cut:
-        a = cal.build_snapshots(sample_ws, as_of=day, dates=[day])
-        b = cal.build_snapshots(cut, as_of=day, dates=[day])
+        a = snap.build_snapshots(sample_ws, as_of=day, dates=[day])
+        b = snap.build_snapshots(cut, as_of=day, dates=[day])
     cols = ["account_id", "observed_at", *D, "override_colour", "tenure_days"]
     assert len(a) > 50
     pd.testing.assert_frame_equal(a[cols].reset_index(drop=True), b[cols].reset_index(drop=True))
@@ -492,3 +494,14 @@ def test_calibrate_from_data_end_to_end(sample_dir, tmp_path, capsys):
     for side in ("current", "proposed"):
         assert replay[side] == metrics[side]
     assert (again / "calibration.csv").read_text() == (out / "calibration.csv").read_text()
+
+
+def test_horizon_errors_name_their_source(tmp_path, monkeypatch):
+    """A bad horizon names where it came from: the option, or the setting in its file."""
+    with pytest.raises(BadInput, match="^--horizon-days: must be a whole number"):
+        cal.horizon(2.5)
+    (tmp_path / "calibration.yaml").write_text("horizon_days: 0.5\n", encoding="utf-8")
+    monkeypatch.setenv("WORKBOOK_PARAMS", str(tmp_path))
+    with pytest.raises(BadInput, match="^params/calibration.yaml.horizon_days: must be a whole number"):
+        cal.horizon(None)
+    assert cal.horizon(30) == 30

@@ -18,6 +18,8 @@ from product_world import write_product_world
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from workbook import calibration as cal
+from workbook import evaluation as ev
+from workbook import snapshots as snap
 from workbook import narrative, plots
 from workbook import weights as wmod
 from workbook.cli import main
@@ -40,7 +42,7 @@ def _world(tmp_path_factory, signal: str):
     from workbook.workspace import open_data
     ws = open_data(out)
     try:
-        snaps = cal.build_snapshots(ws)
+        snaps = snap.build_snapshots(ws)
     finally:
         ws.close()
     return out, snaps
@@ -53,19 +55,19 @@ def strong(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def strong_result(strong, v1):
-    return cal.evaluate(strong[1], v1, replicates=300, seed=1)
+    return ev.evaluate(strong[1], v1, replicates=300, seed=1)
 
 
 @pytest.fixture(scope="module")
 def anti():
     """Snapshots where churn RISES with every dimension: nothing is associated with retention, so
     the map of v1 is flat (its slope sits on the bound 0) and the proposal keeps v1."""
-    return cal.synthetic_snapshots(300, 12, slope=4.0, intercept=-4.0, seed=2)
+    return snap.synthetic_snapshots(300, 12, slope=4.0, intercept=-4.0, seed=2)
 
 
 @pytest.fixture(scope="module")
 def anti_result(anti, v1):
-    return cal.evaluate(anti, v1, replicates=200, seed=1)
+    return ev.evaluate(anti, v1, replicates=200, seed=1)
 
 
 def _test_rows(result):
@@ -126,7 +128,7 @@ def test_top_decile_lift_on_the_score_by_hand():
     # Riskiest 10% = the two lowest scores, both churners: rate 1.0 vs base 3/20 -> lift 20/3.
     score = np.arange(0, 100, 5, dtype=float)
     y = np.isin(score, [0, 5, 90]).astype(float)
-    got = cal.classification_metrics(y, np.full(20, 0.15), risk=100 - score)
+    got = ev.classification_metrics(y, np.full(20, 0.15), risk=100 - score)
     assert got["top_decile_lift"] == pytest.approx(20 / 3)
     assert got["auc"] == pytest.approx(roc_auc_score(y, 100 - score))
     assert got["brier"] == pytest.approx(brier_score_loss(y, np.full(20, 0.15)))
@@ -160,7 +162,7 @@ def test_calibrate_writes_the_recommendation_into_both_files(tmp_path, capsys):
     assert hi >= 0 and doc["recommendation"]["reason"].startswith("nothing should change")
     assert f"{hi:+.4f}" in doc["recommendation"]["reason"]            # the reason quotes the interval
     for side in ("current", "proposed"):                              # SPEC keys intact
-        assert set(cal.METRICS) <= set(metrics[side])
+        assert set(ev.METRICS) <= set(metrics[side])
     assert metrics["n_train"] > 0 and metrics["n_test"] > 0
     assert "nothing should change" in capsys.readouterr().out
 
@@ -170,7 +172,7 @@ def test_thresholds_that_cannot_meet_the_rule_are_not_suggested():
     # 9 of 10 churners score 100: no threshold <= 100 puts 60% of churners in red
     score = np.array([100.0] * 9 + [40.0] + [90.0] * 10)
     y = np.array([1] * 10 + [0] * 10)
-    got = cal.suggest_thresholds(score, y)
+    got = ev.suggest_thresholds(score, y)
     assert got["green"] is None and got["amber"] is None and "60%" in got["reason"]
 
 
@@ -180,7 +182,7 @@ def test_suggested_thresholds_satisfy_their_rule_on_the_training_rows(seed):
     n = 300
     score = np.round(rng.beta(3, 1.5, n) * 100)
     y = (rng.uniform(size=n) < 0.5 - 0.4 * score / 100).astype(int)
-    got = cal.suggest_thresholds(score, y, red_churner_share=0.6, green_max_churner_share=0.1)
+    got = ev.suggest_thresholds(score, y, red_churner_share=0.6, green_max_churner_share=0.1)
     churn = score[y == 1]
     if got["green"] is None:
         assert got["reason"]
@@ -197,10 +199,10 @@ def test_product_world_thresholds_break_no_rule(tmp_path):
     from workbook.workspace import open_data
     ws = open_data(world)
     try:
-        snaps = cal.build_snapshots(ws)
+        snaps = snap.build_snapshots(ws)
     finally:
         ws.close()
-    r = cal.evaluate(snaps, replicates=0)
+    r = ev.evaluate(snaps, replicates=0)
     st = r.metrics["suggested_thresholds"]
     train = r.snapshots[r.snapshots["role"] == "train"]
     churn = cal.health_score(train[D], r.proposed.weights)[train["churned"].to_numpy(int) == 1]
@@ -226,7 +228,7 @@ def test_a_change_to_or_from_no_score_is_its_own_direction(anti):
                            "adoption": [np.nan, 0.9, 0.1, 0.9], "engagement": np.nan,
                            "sentiment": [0.9, np.nan, 0.9, 0.1], "outcomes": np.nan, "relationship": np.nan,
                            "override_colour": pd.array([pd.NA] * 4, dtype="string")})
-    ch = cal._colour_changes(latest, cur, prop, m_cur, m_prop, "redistribute", None).set_index("account_id")
+    ch = ev._colour_changes(latest, cur, prop, m_cur, m_prop, "redistribute", None).set_index("account_id")
     assert ch.loc["lost", ["colour_current", "colour_proposed", "direction"]].tolist() == ["green", "none", "no score"]
     assert ch.loc["gained", ["colour_current", "colour_proposed", "direction"]].tolist() == ["none", "green", "scored"]
     assert ch.loc["down", "direction"] == "worse" and ch.loc["up", "direction"] == "better"
@@ -266,7 +268,7 @@ def test_warnings_lead_the_summary_and_the_report_sentence(anti_result, strong_r
 
 # ------------------------------------------------------------------ issue 8: report strings
 def test_report_strings_have_no_nan_no_negative_zero_and_no_stable_absent_dimension(strong_result):
-    lo, hi = cal._wilson(np.zeros(300), np.arange(1, 301))
+    lo, hi = ev._wilson(np.zeros(300), np.arange(1, 301))
     assert all(not f"{v:.1%}".startswith("-") for v in lo) and (lo >= 0).all() and (hi <= 1).all()
     drift = strong_result.drift.set_index("dimension")
     for d in ABSENT:
@@ -284,13 +286,13 @@ def test_report_strings_have_no_nan_no_negative_zero_and_no_stable_absent_dimens
 
 # ------------------------------------------------------------------ issue 10: clean refusals and writing
 def test_absurd_horizon_is_refused_from_python(strong, v1):
-    with pytest.raises(BadInput, match="horizon_days"):
-        cal.evaluate(strong[1], v1, horizon_days=100_000_000, replicates=0)
+    with pytest.raises(BadInput, match="^--horizon-days: must be 1..3650"):
+        ev.evaluate(strong[1], v1, horizon_days=100_000_000, replicates=0)
     from workbook.workspace import open_data
     ws = open_data(strong[0])
     try:
-        with pytest.raises(BadInput, match="horizon_days"):
-            cal.build_snapshots(ws, horizon_days=100_000_000)
+        with pytest.raises(BadInput, match="^--horizon-days: must be 1..3650"):
+            snap.build_snapshots(ws, horizon_days=100_000_000)
     finally:
         ws.close()
 
@@ -327,7 +329,7 @@ def test_as_of_after_the_data_builds_nothing_after_its_end(strong):
     ws = open_data(strong[0])
     try:
         end = ws.usage_date_range[1]
-        snaps = cal.build_snapshots(ws, as_of="2100-01-01")
+        snaps = snap.build_snapshots(ws, as_of="2100-01-01")
     finally:
         ws.close()
     assert snaps["observed_at"].max() == end
@@ -378,7 +380,7 @@ def test_no_signal_keeps_current_weights_but_zero_for_unmeasured(v1):
     y = ((X["adoption"] + X["outcomes"] + rng.normal(0, 0.2, n)) > 1.6).astype(float)
     train = X.assign(churned=y)
     cfg = {"map": "logistic", "C": 1.0, "min_measured_share": 0.05}
-    cur, kept, was_kept = cal._fit_pair(train, v1, cfg, 90, "redistribute")
+    cur, kept, was_kept = ev._fit_pair(train, v1, cfg, 90, "redistribute")
     assert was_kept is True
     assert dict(kept.weights_) == {"adoption": 60, "engagement": 0, "sentiment": 0, "outcomes": 40,
                                    "relationship": 0}

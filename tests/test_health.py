@@ -767,3 +767,45 @@ def test_measured_text_all_dimensions_and_unscored():
     assert health.measured_text(t) == ("measured: adoption, engagement, sentiment, outcomes, relationship "
                                        "(coverage 50 %); 1 account not scored (no weighted dimension has data)")
     assert health.measured(t.iloc[:0])["coverage"] is None
+
+
+# ---------------------------------------------------------------------------- colours on an earlier day
+def test_colours_on_the_day_change_7d_looks_back_to(tmp_path):
+    """Thresholds green 75, amber 50; the day is 06-23 (7 days before a health table of 06-30).
+
+    a  80 − 5    = 75: green (exactly on the threshold)
+    b  60 − 20   = 40: red by the formula, but an amber override set 06-01 (no expiry) is active: amber
+    c  50 − NaN: not scored then: None, although an override is active that day
+    d  70 − 20   = 50: amber; its override expired 06-22 (before the day) and one set 06-25 (after
+       the day) is not active yet
+    """
+    folder = write_world(tmp_path / "w", [dict(account_id=a) for a in "abcd"], overrides=[
+        dict(account_id="b", colour="amber", reason="call", author="Ann", set_at="2026-06-01"),
+        dict(account_id="c", colour="green", reason="call", author="Ann", set_at="2026-06-01"),
+        dict(account_id="d", colour="red", reason="old", author="Bob", set_at="2026-05-01", expires_at="2026-06-22"),
+        dict(account_id="d", colour="green", reason="new", author="Bob", set_at="2026-06-25"),
+    ], usage=usage_rows("a", ["2026-06-30"]))
+    table = pd.DataFrame({"account_id": list("abcd"), "score": [80.0, 60.0, 50.0, 70.0],
+                          "change_7d": [5.0, 20.0, np.nan, 20.0]}, index=[10, 11, 12, 13])
+    w = Weights(dict(zip(DIMENSIONS, (30, 20, 15, 20, 15))), 75.0, 50.0)
+    with open_data(folder) as ws:
+        out = health.colours_on(ws, table, w, "2026-06-23")
+    assert out.to_dict() == {10: "green", 11: "amber", 12: None, 13: "amber"}
+
+
+def test_score_and_colour_come_from_scoring():
+    """health scores and colours with workbook.scoring: one formula, one colour rule."""
+    from workbook import scoring
+    dims = pd.DataFrame({"adoption": [1.0, np.nan, np.nan], "engagement": [0.5, 0.5, np.nan],
+                         "sentiment": [np.nan] * 3, "outcomes": [0.0, 1.0, np.nan], "relationship": [1.0, 1.0, np.nan]})
+    w = Weights(dict(zip(DIMENSIONS, (30, 20, 15, 20, 15))), 75.0, 50.0)
+    out = health.score_dimensions(dims, w, policy="redistribute")
+    pts, score, cov = scoring.points(dims.to_numpy(), w, "redistribute")
+    np.testing.assert_array_equal(out["score"].to_numpy(), score)
+    # row 0: (30·1 + 20·0.5 + 20·0 + 15·1) / 85 · 100 = 64.705882353 (amber); row 1: 45 / 55 · 100 = 81.8 (green)
+    assert out.loc[0, "score"] == pytest.approx(5500 / 85) and out.loc[0, "coverage"] == pytest.approx(0.85)
+    assert out["computed_colour"].tolist() == ["amber", "green", pd.NA]
+    assert health.colours([75.0, 74.999, np.nan], w).tolist() == ["green", "amber", pd.NA]
+    assert w.colour(75.0) == scoring.colour(75.0, 75.0, 50.0) == "green"
+    assert health.missing_data_policy is scoring.missing_data_policy
+    assert health.COLOURS is scoring.COLOURS and DIMENSIONS is scoring.DIMENSIONS

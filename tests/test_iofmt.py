@@ -44,3 +44,38 @@ def test_write_csv_to_a_path_matches_the_text(tmp_path):
     df = pd.DataFrame({"score": [0, 100], "colour": ["red", "+green"]})
     write_csv(df, tmp_path / "out.csv")
     assert (tmp_path / "out.csv").read_text() == csv_text(df) == "score,colour\n0,red\n100,'+green\n"
+
+
+def test_jsonable_one_rule_for_json_and_report_parameters():
+    import datetime as dt
+    import math
+    from pathlib import Path
+
+    import numpy as np
+
+    from workbook.iofmt import jsonable, to_json
+    assert jsonable({1: [np.int64(3), np.float64(2.5), math.nan, math.inf, pd.NA, pd.NaT, None]}, strict=True) == \
+        {"1": [3, 2.5, None, None, None, None, None]}
+    assert jsonable([math.inf, np.float64(-math.inf), math.nan]) == [math.inf, -math.inf, None]   # parameters
+    assert jsonable([pd.Timestamp("2026-11-15 10:30"), dt.datetime(2026, 11, 15), dt.datetime(2026, 11, 15, 9),
+                     dt.date(2026, 1, 2), Path("a/b"), (True, "x")]) == \
+        ["2026-11-15", "2026-11-15", "2026-11-15T09:00:00", "2026-01-02", "a/b", [True, "x"]]
+    assert to_json({"é": float("nan"), "x": [math.inf]}) == '{\n  "é": null,\n  "x": [\n    null\n  ]\n}'
+
+
+def test_atomic_write_replaces_keeps_mode_and_refuses_when_exclusive(tmp_path):
+    import os
+    import stat
+
+    from workbook.iofmt import atomic_write, new_file_mode
+    path = tmp_path / "sub" / "f.txt"
+    atomic_write(path, "one")                                   # parent created, mode as open() gives
+    assert path.read_text() == "one" and stat.S_IMODE(path.stat().st_mode) == new_file_mode()
+    os.chmod(path, 0o640)
+    atomic_write(path, b"two")                                  # a replaced file keeps its mode
+    assert path.read_bytes() == b"two" and stat.S_IMODE(path.stat().st_mode) == 0o640
+    with pytest.raises(FileExistsError):
+        atomic_write(path, "three", exclusive=True)
+    assert path.read_text() == "two"
+    atomic_write(tmp_path / "sub" / "g.txt", "new", exclusive=True)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["f.txt", "g.txt"]   # no temp files left

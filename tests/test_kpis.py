@@ -635,3 +635,28 @@ def test_sample_world_trend_equals_separate_reports(sample_ws):
         report = kpis.compute(sample_ws, as_of=end, period="month")["kpis"]
         for key in kpis.KPIS:
             assert months[key]["value"].iloc[back] == pytest.approx(report[key]["value"]), (key, end)
+
+
+def test_rolling_any_kpi_by_its_own_definition(ws):
+    # 7-day windows ending 06-13 and 06-20 are the weeks PW and W (hand-worked above):
+    #   time to value  PW 94 (t3, t6)     W 83.5 (t1, t2)
+    #   onboarding NPS PW 33.33 (3)       W 0, a real 0 (3)
+    #   readiness      PW 40 (h4)         W 62.5 (h1, h2; h3 without items is left out)
+    r = kpis.rolling(ws, ["time_to_value_days", "onboarding_nps", "readiness_at_handover"], as_of=AS_OF, days=7,
+                     points=2, step_days=7)
+    assert list(r) == ["time_to_value_days", "onboarding_nps", "readiness_at_handover"]
+    assert r["time_to_value_days"]["date"].tolist() == [pd.Timestamp("2026-06-13"), pd.Timestamp(AS_OF)]
+    assert r["time_to_value_days"]["value"].tolist() == [94.0, 83.5]
+    assert r["time_to_value_days"]["n"].tolist() == [2, 2]
+    assert r["onboarding_nps"]["value"].tolist() == [approx(100 / 3), 0.0]
+    assert r["onboarding_nps"]["n"].tolist() == [3, 3]
+    assert r["readiness_at_handover"]["value"].tolist() == [40.0, 62.5]
+    assert r["readiness_at_handover"]["n"].tolist() == [1, 2]
+    assert r["onboarding_nps"]["target"].tolist() == [40.0, 40.0]
+    # ttv_rolling is the TTV column of the general form (with None for an empty window)
+    pd.testing.assert_frame_equal(
+        kpis.ttv_rolling(ws, as_of=AS_OF, days=90, points=2).astype({"value": float, "target": float}),
+        kpis.rolling(ws, ["time_to_value_days"], as_of=AS_OF, days=90, points=2)["time_to_value_days"]
+        .astype({"value": float, "target": float}))
+    with pytest.raises(BadInput, match="at least 1"):
+        kpis.rolling(ws, ["onboarding_nps"], as_of=AS_OF, days=0)

@@ -144,3 +144,22 @@ def test_long_function_detector():
     body = "\n".join(f"    x{i} = {i}" for i in range(MAX_LINES))
     assert long_functions(ast.parse(f"def f():\n{body}\n")) == [("f", MAX_LINES + 1)]
     assert long_functions(ast.parse(f'def f():\n    """{LONG_REASON} a table of cases."""\n{body}\n')) == []
+
+
+# The layers of docs/architecture.md, bottom first: a module may import its own layer or lower.
+LAYERS = {
+    "bottom": {"errors", "iofmt", "params", "scoring", "display"},
+    "data": {"contract", "queries", "workspace", "spark", "engines", "periods"},
+    "domain": {"adoption", "signals", "health", "_kpi", "metrics", "kpis", "post_cycle", "calibration",
+               "snapshots", "evaluation", "weights", "wins", "events", "sample"},
+    "presentation": {"narrative", "plots", "tables", "quality", "reporting", "report"},
+    "top": {"cli"},
+}
+
+
+def test_every_import_points_down_the_layers():
+    rank = {m: i for i, (_, members) in enumerate(LAYERS.items()) for m in members}
+    g = graph()
+    assert set(g) == set(rank), "a module is missing from LAYERS (and docs/architecture.md)"
+    upward = sorted((m, d) for m, deps in g.items() for d in deps if rank[d] > rank[m])
+    assert upward == []

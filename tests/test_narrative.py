@@ -319,7 +319,7 @@ def test_trend_grid_alt_text_describes_every_panel():
 
 def test_cycle_psi_and_bar_chart_alt_texts():
     from workbook import plots
-    chart = plots.cycle_chart(label="Activation rate", kind="pct", diff_kind="pp", better="higher", baseline=0.4,
+    chart = plots.cycle_chart(label="Activation rate", unit="fraction", better="higher", baseline=0.4,
                               cycle=0.703, baseline_n=30, cycle_n=37, difference=0.303, low=0.074, high=0.538,
                               target=0.8)
     assert chart.alt == ("Bar chart and interval plot: Activation rate. Baseline 40.0% (n=30), cycle 70.3% (n=37), "

@@ -1,6 +1,6 @@
 """The five report notebooks end to end: ``workbook report NAME`` on a small world, the HTML it writes,
 failures, and a headless browser. (nbval runs every notebook with its defaults as part of the
-suite too: ``notebooks/`` is in ``testpaths``, see ``notebooks/conftest.py``.)
+suite too: ``notebooks/`` is in ``testpaths``, see ``tests/notebook_checks.py``.)
 
 Kernel starts are slow (2–4 s, more under load), so each report is rendered ONCE in a module
 fixture and every HTML check reads that render.

@@ -401,11 +401,13 @@ def test_sample_health_equal(sample_ws, sample_engines):
 
 
 def test_usage_path_copy_is_validated_by_spark(hand_ws, spark, tmp_path):
-    """A usage copy the workspace never read must obey the contract: every broken rule is listed."""
+    """A usage copy the workspace never read must obey the contract: every broken rule is listed
+    (the workspace's own checks, generated once by workbook.queries, run here by Spark)."""
     rows = USAGE + [("h1", "2026-03-05", "A", 1, -4),      # actions < 0
                     ("h2", "2026-03-20", "A", 2, 3),       # duplicate of an h2 row
                     ("zz", "2026-03-06", "A", 1, 1),       # no such account
-                    ("h3", "2026-03-07", "A", 1, 2)]
+                    ("h3", "2026-03-07", "A", 1, 2),
+                    ("h3", "1850-01-01", "A", 1, 1)]       # a date the contract's range refuses
     _write(tmp_path, "usage", ["account_id", "date", "module", "active_users", "actions"], rows)
     with open(tmp_path / "usage.csv", "a") as fh:
         fh.write("h3,2026-13-01,A,1,1\n")                  # not a date
@@ -418,6 +420,7 @@ def test_usage_path_copy_is_validated_by_spark(hand_ws, spark, tmp_path):
         ("account_id", "refers to an account that is not in accounts", 1, ("zz",)),
         # the example key joins account, date and module: NULL with the date unreadable, as in DuckDB
         ("date", "must be an ISO date (YYYY-MM-DD)", 1, ("None",)),
+        ("date", "must lie between 1900-01-01 and 2199-12-31", 1, ("h3 1850-01-01 A",)),
     }
     # a trusted pipeline may switch the check off
     eng = SparkEngine(hand_ws, usage_path=str(tmp_path / "usage.csv"), validate_usage=False, **SPARK)

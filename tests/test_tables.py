@@ -84,7 +84,7 @@ def test_fmt_without_kind_and_with_a_callable():
     assert fmt(pd.Timestamp("2024-01-02 10:30")) == "2024-01-02 10:30"
     assert fmt("abc") == "abc"
     assert fmt(3, lambda v: f"<{v}>") == "<3>"
-    with pytest.raises(ValueError, match="unknown format kind"):
+    with pytest.raises(ValueError, match="unknown unit 'percent'"):
         fmt(1, "percent")
 
 

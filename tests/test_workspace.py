@@ -68,6 +68,11 @@ def test_valid_world_opens_and_types_columns(tmp_path):
     assert not ws.has("tickets") and ws.frame("tickets").empty
     with pytest.raises(ValueError):
         ws.frame("usage")                                  # usage never comes into pandas
+    # a small frame joins a query without staying registered on the workspace
+    ids = pd.DataFrame({"account_id": ["A2", "A9"]}, dtype="object")
+    got = ws.sql("SELECT account_id FROM accounts WHERE account_id IN (SELECT account_id FROM picked)",
+                 frames={"picked": ids})
+    assert got["account_id"].tolist() == ["A2"]
 
 
 def test_validate_clean_world_exits_zero_and_summarises(tmp_path, capsys):

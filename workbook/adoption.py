@@ -163,7 +163,7 @@ def tenure_band(days_since_signed, settings: AdoptionSettings | None = None) -> 
     return pd.Series(np.asarray(cfg.band_labels, dtype=object)[idx], dtype="string")
 
 
-def adoption_signals(ws, engine, dates, *, windows: pd.DataFrame | None = None) -> pd.DataFrame:
+def adoption_signals(ws, dates=None, *, engine=None, windows: pd.DataFrame | None = None) -> pd.DataFrame:
     """Adoption in four dimensions per account and date, against the cohort benchmark.
 
     One row per (``account_id``, ``date``) for every account signed on or before ``date`` and not
@@ -186,10 +186,13 @@ def adoption_signals(ws, engine, dates, *, windows: pd.DataFrame | None = None) 
     every account using the product that date; when nobody used it, the benchmark is 0
     (``bench_basis`` ``none``). No usage is a real zero, never a gap. The window length, bands,
     minimum cohort and tolerance come from ``params/targets.yaml`` (``adoption:``).
-    ``engine=None`` uses DuckDB. ``windows``: the :func:`usage_windows` rows of these dates
+    ``dates=None`` means the latest usage date (the default ``as_of``). ``engine=None`` uses
+    DuckDB. ``windows``: the :func:`usage_windows` rows of these dates
     (``window_days`` long) when the caller already has them (no usage query runs then).
     """
     cfg = adoption_settings()
+    if dates is None:
+        dates = [ws.default_as_of()]
     ends = sorted({pd.Timestamp(d).normalize() for d in dates})
     cols = ["account_id", "date", "segment", "tenure_band", *DIMENSIONS,
             *(f"bench_{d}" for d in DIMENSIONS), *(f"flag_{d}" for d in DIMENSIONS), "bench_basis"]

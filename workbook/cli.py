@@ -1,5 +1,9 @@
 """The ``workbook`` command line (SPEC section 8).
 
+The top of the package: every command handler (``cmd_<command>``: parse, call the domain
+functions, print) and the terminal output format (:func:`print_frame`) live here, and no module
+of the package imports this one. Files and JSON text come from :mod:`workbook.iofmt`.
+
 Exit codes: 0 success; 2 bad input (data, parameters or arguments) with a short message naming
 what is wrong and where, never a traceback; 1 anything else (set ``WORKBOOK_DEBUG=1`` to see the
 traceback of an unexpected error).
@@ -15,7 +19,7 @@ import pandas as pd
 
 from . import __version__
 from .errors import BadInput
-from .iofmt import print_frame, to_json  # noqa: F401 - print_frame/to_json were defined here once
+from .iofmt import to_json, write_csv
 from .periods import parse_day
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
@@ -61,6 +65,47 @@ def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+# ---------------------------------------------------------------------------- terminal output
+def print_frame(df: pd.DataFrame, fmt: str, *, raw: bool = False) -> None:
+    """Print ``df`` to standard output as an aligned table, CSV (:func:`workbook.iofmt.write_csv`) or
+    JSON records.
+
+    An empty table prints ``(no rows)``; empty CSV is the header line alone; empty JSON is ``[]``.
+    """
+    if fmt == "csv":
+        write_csv(df, sys.stdout, raw=raw)
+    elif fmt == "json":
+        print(to_json(df.to_dict(orient="records")))
+    elif df.empty:
+        print("(no rows)")
+    else:
+        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
+            print(df.to_string(index=False, na_rep="—"))
+
+
+def _day(ts) -> str:
+    return pd.Timestamp(ts).strftime("%Y-%m-%d")
+
+
+def _kpi_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """KPI rows (:func:`workbook.kpis.table`) as the terminal shows them: values in their units."""
+    from .kpis import format_value
+    return pd.DataFrame({
+        "KPI": df["kpi"],
+        "value": [format_value(v, u) for v, u in zip(df["value"], df["unit"])],
+        "previous": [format_value(v, u) for v, u in zip(df["previous"], df["unit"])],
+        "change": [format_value(v, u, change=True) for v, u in zip(df["change"], df["unit"])],
+        "target": [format_value(v, u) for v, u in zip(df["target"], df["unit"])],
+        "status": df["status"],
+        "n": df["n"],
+    })
+
+
+# the columns `workbook health` shows in a terminal (CSV and JSON carry every column)
+HEALTH_TABLE_VIEW = ["account_id", "name", "csm", "score", "colour", "computed_colour", "lowest_dimension",
+                     "change_7d", "archetypes", "next_review", "override_reason"]
+
+
 
 # ---------------------------------------------------------------------------- commands
 def cmd_sample(args) -> int:
@@ -94,31 +139,169 @@ def cmd_validate(args) -> int:
 
 
 def cmd_kpis(args) -> int:
-    from . import kpis
-    return kpis.cli(args)
+    """``workbook kpis``: the KPIs and supporting metrics as a table, JSON (:func:`workbook.kpis.compute`) or CSV."""
+    from . import kpis, metrics, periods
+    from .engines import get_engine
+    from .workspace import open_data
+    with open_data(args.data) as ws:
+        engine = get_engine(ws, getattr(args, "engine", None))
+        try:
+            if args.format == "json":
+                print(to_json(kpis.compute(ws, args.as_of, args.period, engine)))
+                return EXIT_OK
+            with kpis.open_context(ws, args.as_of, engine) as ctx:
+                per = periods.period(args.period, ctx.as_of)
+                vals = kpis.measures(ctx, per)
+                rows = kpis.table(vals, per)
+                if args.format == "csv":
+                    rows.insert(0, "as_of", ctx.as_of)
+                    rows.insert(1, "period", per.kind)
+                    print_frame(rows, "csv", raw=getattr(args, "raw", False))
+                    return EXIT_OK
+                print(f"Onboarding KPIs, {per.label()} (as of {_day(ctx.as_of)}; previous "
+                      f"{_day(per.previous_start)} – {_day(per.previous_end)})\n")
+                print_frame(_kpi_rows(rows.iloc[:len(kpis.KPIS)]), "table")
+                print("\nSupporting metrics\n")
+                print_frame(_kpi_rows(rows.iloc[len(kpis.KPIS):]), "table")
+                print()
+                print(metrics.summary_text(metrics.supporting(ctx, per, vals)))
+                return EXIT_OK
+        finally:
+            engine.close()
 
 
 def cmd_health(args) -> int:
-    from . import health
-    return health.cli(args)
+    """``workbook health``: the health table (table, csv or json) for ``--as-of``."""
+    from . import health, weights
+    from .engines import get_engine
+    from .workspace import open_data
+    w = weights.resolve(args.weights)               # a bad weights file stops before the data is read
+    health.renewal_probability([], w)               # ... and so does a malformed calibration map
+    ws = open_data(args.data)
+    try:
+        as_of = ws.default_as_of() if args.as_of is None else pd.Timestamp(args.as_of).normalize()
+        engine = get_engine(ws, getattr(args, "engine", None))
+        try:
+            table = health.health_table(ws, as_of, w, engine)
+        finally:
+            engine.close()
+    finally:
+        ws.close()
+    if args.format != "table":
+        print_frame(table, args.format, raw=getattr(args, "raw", False))
+        return EXIT_OK
+    view = table[[c for c in HEALTH_TABLE_VIEW if c in table]].copy()
+    view["score"] = view["score"].round(1)
+    view["change_7d"] = view["change_7d"].round(1)
+    counts = table["colour"].value_counts()
+    print(f"health on {as_of:%Y-%m-%d} (weights {w.label}): "
+          + ", ".join(f"{counts.get(c, 0)} {c}" for c in ("green", "amber", "red"))
+          + (f", {int(table['colour'].isna().sum())} not scored" if table["colour"].isna().any() else ""))
+    print(health.measured_text(table), file=sys.stderr)
+    if table.empty:   # CSV and JSON stay machine-readable: a header alone, []
+        print(f"no live accounts on {as_of:%Y-%m-%d}: none is signed on or before that day and not churned")
+    else:
+        print_frame(view, "table")
+    return EXIT_OK
 
 
 def cmd_calibrate(args) -> int:
-    from . import calibration
-    return calibration.cli(args)
+    """``workbook calibrate (--data SRC | --snapshots FILE) [--as-of] [--horizon-days N] [--out DIR]``."""
+    from pathlib import Path
+
+    from . import calibration, evaluation, snapshots, weights
+    H = calibration.check_horizon(args.horizon_days)
+    if args.out:                                  # refuse an unwritable destination before any work
+        evaluation.check_writable(args.out)
+    snaps, accounts = snapshots.from_source(data=getattr(args, "data", None), path=args.snapshots,
+                                            as_of=args.as_of, horizon_days=H, progress=_progress)
+    out = Path(args.out) if args.out else Path("reports") / "calibration" / f"{snaps.attrs['as_of']:%Y-%m-%d}"
+    evaluation.check_writable(out)
+    result = evaluation.evaluate(snaps, weights.load_active(), horizon_days=H, accounts=accounts, progress=_progress)
+    paths = result.write(out)
+    print(result.summary())
+    print(f"wrote {len(paths)} files to {out}: {', '.join(p.name for p in paths)}")
+    if result.metrics["recommendation"]["adopt"]:
+        print(f"next: review them, then `workbook weights adopt {out / 'weights.yaml'} --reason \"...\"`")
+    else:
+        print("next: nothing should change - keep the current weights (the files are there for review)")
+    return EXIT_OK
 
 
 def cmd_weights(args) -> int:
+    """``workbook weights list`` and ``workbook weights adopt FILE --reason TEXT [--force]``."""
     from . import weights
-    return weights.cli(args)
+    if args.weights_command == "list":
+        table = weights.list_versions()
+        table["active"] = table["active"].map({True: "*", False: ""})
+        table["intact"] = table["intact"].map({True: "yes", False: "EDITED", None: "?"})
+        table["reason"] = table["reason"].map(lambda r: r if r is None or len(r) <= 70 else r[:67] + "...")
+        print_frame(table.astype(object).where(table.notna(), "—"), "table")
+        _, problems = weights.read_log()
+        for problem in problems:
+            print(f"workbook: warning: {weights.weights_dir() / 'CHANGELOG.md'}: {problem}: the log was edited by "
+                  "hand; versions concerned are not shown as intact", file=sys.stderr)
+        return EXIT_OK
+    new = weights.adopt(args.file, args.reason, force=bool(getattr(args, "force", False)))
+    print(f"adopted {new.version} (parent {new.meta.get('parent')}): {new.path}")
+    if new.meta.get("forced"):
+        print("  forced: the proposal recommended not adopting it (recorded in the change log)")
+    print(f"  weights {'/'.join(str(new.weights[d]) for d in weights.DIMENSIONS)}, "
+          f"thresholds {new.green:g}/{new.amber:g}")
+    print(f"  active_weights -> {new.version} in {weights.params_dir() / 'health.yaml'}; "
+          f"{weights.weights_dir() / 'CHANGELOG.md'} updated")
+    return EXIT_OK
 
 
 def cmd_report(args) -> int:
+    """``workbook report NAME [--data SRC] [--as-of D] [-p KEY=VALUE ...] [--out DIR] [--from D --to D]
+    [--engine duckdb|spark]``.
+
+    Everything that can be checked before a kernel starts is (:func:`workbook.report.prepare`): the
+    report name, the parameters (a key the notebook does not have is refused), the dates, the output
+    folder and the data itself, so bad data exits 2 with nothing written and no kernel started.
+    Then it renders the report (or, with ``--from``/``--to``, one report per week in one kernel),
+    with progress lines on stderr, and prints the path of each HTML page written. A failed render
+    prints which cell failed and why, where the failed notebook is kept, and returns
+    ``ReportFailed.exit_code`` (2 when the notebook stopped on bad input, 1 otherwise).
+    """
     from . import report
-    return report.cli(args)
+    parameters = dict(report.parse_parameter(p) for p in (getattr(args, "parameter", None) or []))
+    if getattr(args, "engine", None):
+        parameters["engine"] = args.engine
+    date_from, date_to = getattr(args, "date_from", None), getattr(args, "date_to", None)
+    out = args.out or "reports"
+    as_of = report.prepare(args.name, data=args.data, as_of=args.as_of, parameters=parameters, out=out,
+                           date_from=date_from, date_to=date_to, progress=_progress)
+    try:
+        if date_from is not None:
+            results = report.backfill(args.name, date_from, date_to, data=args.data, parameters=parameters,
+                                      out=out, progress=_progress)
+        else:
+            results = [report.render(args.name, data=args.data, as_of=as_of, parameters=parameters, out=out,
+                                     progress=_progress)]
+    except report.ReportFailed as exc:
+        print(f"workbook: {exc}", file=sys.stderr)
+        return exc.exit_code
+    for result in results:
+        print(result.html)
+    return EXIT_OK
+
+
+def cmd_usage_from_events(args) -> int:
+    """``workbook usage-from-events --events FILE --modules MAP.yaml --out DIR [--top N]``."""
+    from . import events
+    summary = events.usage_from_events(args.events, args.modules, args.out, top=getattr(args, "top", 10) or 10)
+    print(events.summary_text(summary))
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``workbook`` argument parser (SPEC section 8).
+
+    Why this is long: it declares every subcommand and option in one place, in the order of the
+    SPEC, so ``workbook --help`` and this function read the same; each handler is a ``cmd_*``.
+    """
     p = _Parser(prog="workbook", description="Onboarding and customer-success reporting: KPIs, health, "
                 "churn calibration and scheduled reports.")
     p.add_argument("--version", action="version", version=f"workbook {__version__}")
@@ -204,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--modules", required=True, help="YAML map of modules to event names or glob patterns")
     s.add_argument("--out", required=True, help="folder to write usage.parquet into")
     s.add_argument("--top", type=_bounded_int(1), default=10, help="unmapped event names listed (default 10)")
-    s.set_defaults(func=lambda a: __import__("workbook.events", fromlist=["cli"]).cli(a))
+    s.set_defaults(func=cmd_usage_from_events)
     return p
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .scoring import COLOURS
+
 MILESTONES = ("kickoff", "go_live", "activation", "first_value", "onboarding_complete", "handover")
 CONTACT_ROLES = ("champion", "decision_maker", "business_owner", "user")
 SURVEY_KINDS = ("nps", "onboarding_nps", "csat", "ces")
@@ -19,7 +21,6 @@ TOUCH_KINDS = ("meeting", "call", "email", "review", "training")
 DIRECTIONS = ("outbound", "inbound")
 PRIORITIES = ("low", "normal", "high", "urgent")
 ADVOCACY_KINDS = ("reference", "review", "case_study", "referral")
-COLOURS = ("red", "amber", "green")
 
 # Column kinds: str, date, int, float, bool.
 SQL_TYPES = {"str": "VARCHAR", "date": "DATE", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN"}

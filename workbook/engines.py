@@ -29,10 +29,9 @@ class DuckDBEngine:
         # unfetched on ws.con (DuckDB 2.0 refuses new work on such a connection).
         self.con = ws.con.cursor()
         settings = duckdb_settings()   # params/engine.yaml duckdb: (the env vars already won at open)
-        if settings["memory_limit"]:
-            self.con.execute("SET memory_limit = ?", [settings["memory_limit"]])
-        if settings["threads"]:
-            self.con.execute(f"SET threads = {int(settings['threads'])}")
+        for statement in queries.duckdb_settings(memory_limit=settings["memory_limit"] or None,
+                                                 threads=settings["threads"] or None):
+            self.con.execute(statement)
 
     def run(self, query: str, frames: dict[str, pd.DataFrame] | None = None, **params) -> pd.DataFrame:
         """Run the named query with ``params`` substituted and ``frames`` visible as tables."""
@@ -59,7 +58,7 @@ def default_engine_name() -> str:
     ``engine:``, else ``duckdb``."""
     from .errors import BadInput
     from .params import load
-    name = os.environ.get("WORKBOOK_ENGINE") or (load("engine", required=False) or {}).get("engine") or "duckdb"
+    name = os.environ.get("WORKBOOK_ENGINE") or load("engine", required=False).get("engine") or "duckdb"
     if str(name).lower() not in ENGINES:
         raise BadInput("params/engine.yaml", "engine", f"unknown engine {name!r}: use duckdb or spark")
     return str(name).lower()
@@ -72,8 +71,8 @@ def duckdb_settings() -> dict:
     None (DuckDB's defaults: 80% of RAM, every core).
     """
     from .errors import BadInput
-    from .params import load
-    section = (load("engine", required=False) or {}).get("duckdb") or {}
+    from .params import section as params_section
+    section = params_section("engine", "duckdb")
     memory = os.environ.get("WORKBOOK_MEMORY_LIMIT") or section.get("memory_limit")
     threads = os.environ.get("WORKBOOK_THREADS") or section.get("threads")
     try:

@@ -39,8 +39,16 @@ class Finding:
 class BadInput(Exception):
     """Bad input: a data table, a parameters file or an argument breaks a rule.
 
-    Carries the ``table`` (or file), ``column``, ``rule``, ``count`` of offending rows and a few
-    ``examples`` (keys), plus every :class:`Finding` when validation found several problems.
+    Carries ``table`` (where), ``column`` (what in it), ``rule``, ``count`` of offending rows and
+    a few ``examples`` (keys), plus every :class:`Finding` when validation found several problems.
+    ``table`` always names one of three things:
+
+    - a data table: ``table`` is its name and ``column`` the column (``usage.actions: ...``);
+    - a parameters or weights file: ``table`` is the file's path and ``column`` the key, dotted
+      for nested keys (``params/health.yaml.dimensions.adoption.parts: ...``);
+    - a command-line option or argument: ``table`` is the option as typed (``"--reason"``,
+      ``"--as-of"``, ``"-p"``, ``"NAME"``; for a Python call, the argument's name) and ``column``
+      the key it sets or None (``--reason: must ...``, ``-p max_risks: must ...``).
     """
 
     def __init__(self, table: str, column: str | None, rule: str, count: int = 0,

@@ -29,6 +29,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from . import queries
 from .errors import BadInput
 
 REQUIRED = ("account_id", "user_id", "timestamp", "event")
@@ -91,12 +92,11 @@ def assign_modules(event_names, module_map: Mapping[str, list[str]]) -> dict[str
 
 # ---------------------------------------------------------------------------- the build
 def _read_sql(path: Path) -> str:
-    q = "'" + str(path).replace("'", "''") + "'"
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        return f"SELECT * FROM read_parquet({q})"
+        return queries.read_parquet(str(path))
     if suffix == ".csv":
-        return f"SELECT * FROM read_csv({q}, header = true, all_varchar = true)"
+        return queries.read_csv_text(str(path), strict_quotes=False)
     raise BadInput(str(path), None, "the event export must be a .csv or .parquet file")
 
 
@@ -119,45 +119,29 @@ def usage_from_events(events: str | Path, modules: str | Path | Mapping, out: st
     module_map = read_module_map(modules)
     con = duckdb.connect()
     try:
-        con.execute(f"CREATE VIEW raw AS {_read_sql(events)}")
-        cols = [r[0] for r in con.execute("DESCRIBE raw").fetchall()]
+        con.execute(queries.create("VIEW", "raw", _read_sql(events)))
+        cols = [r[0] for r in con.execute(queries.describe("raw")).fetchall()]
         missing = [c for c in REQUIRED if c not in cols]
         if missing:
             raise BadInput(str(events), ", ".join(missing), f"required column(s) missing; found {', '.join(cols)}")
-        con.execute("""
-            CREATE TEMP TABLE ev AS
-            SELECT CAST(account_id AS VARCHAR) AS account_id, CAST(user_id AS VARCHAR) AS user_id,
-                   CAST(TRY_CAST(CAST("timestamp" AS VARCHAR) AS TIMESTAMP) AS DATE) AS date,
-                   COALESCE(CAST(event AS VARCHAR), ?) AS event
-            FROM raw""", [_NULL_EVENT])
-        names = [r[0] for r in con.execute("SELECT DISTINCT event FROM ev").fetchall()]
+        con.execute(queries.create("TABLE", "ev", queries.events_typed("raw"), temp=True), [_NULL_EVENT])
+        names = [r[0] for r in con.execute(queries.event_names()).fetchall()]
         assigned = assign_modules(names, module_map)
         con.register("event_map_df", pd.DataFrame({"event": list(assigned), "module": list(assigned.values())},
                                                    dtype="object"))
-        con.execute("CREATE TEMP TABLE event_map AS SELECT CAST(event AS VARCHAR) AS event, "
-                    "CAST(module AS VARCHAR) AS module FROM event_map_df")
+        con.execute(queries.create("TABLE", "event_map", queries.event_map("event_map_df"), temp=True))
         summary = _counts(con, top)
         out.mkdir(parents=True, exist_ok=True)
         target = out / "usage.parquet"
         fd, tmp = tempfile.mkstemp(prefix=".usage.", suffix=".parquet.tmp", dir=out)
         os.close(fd)
         try:
-            q = "'" + tmp.replace("'", "''") + "'"
-            con.execute(f"""
-                COPY (
-                    SELECT e.account_id, e.date, m.module,
-                           CAST(COUNT(DISTINCT e.user_id) AS BIGINT) AS active_users,
-                           CAST(COUNT(*) AS BIGINT) AS actions
-                    FROM ev e JOIN event_map m USING (event)
-                    WHERE e.account_id IS NOT NULL AND e.date IS NOT NULL
-                    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-                ) TO {q} (FORMAT PARQUET)""")
+            con.execute(queries.write_usage_from_events(tmp))
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        stats = con.execute(f"SELECT COUNT(*), COUNT(DISTINCT account_id), MIN(date), MAX(date) "
-                            f"FROM read_parquet('{str(target).replace(chr(39), chr(39) * 2)}')").fetchone()
+        stats = con.execute(queries.usage_file_stats(str(target))).fetchone()
     finally:
         con.close()
     summary.update(usage_rows=int(stats[0]), accounts=int(stats[1]),
@@ -168,19 +152,8 @@ def usage_from_events(events: str | Path, modules: str | Path | Mapping, out: st
 
 def _counts(con, top: int) -> dict[str, Any]:
     """Where every event row went: usage, unmapped, no account, no timestamp (one scan)."""
-    row = con.execute("""
-        SELECT COUNT(*),
-               COUNT(*) FILTER (WHERE account_id IS NULL),
-               COUNT(*) FILTER (WHERE account_id IS NOT NULL AND date IS NULL),
-               COUNT(*) FILTER (WHERE account_id IS NOT NULL AND date IS NOT NULL AND m.module IS NULL),
-               COUNT(*) FILTER (WHERE account_id IS NOT NULL AND date IS NOT NULL AND m.module IS NOT NULL),
-               COUNT(*) FILTER (WHERE account_id IS NOT NULL AND date IS NOT NULL AND m.module IS NOT NULL
-                                AND user_id IS NULL)
-        FROM ev LEFT JOIN event_map m USING (event)""").fetchone()
-    unmapped = con.execute("""
-        SELECT event, COUNT(*) AS n FROM ev LEFT JOIN event_map m USING (event)
-        WHERE account_id IS NOT NULL AND date IS NOT NULL AND m.module IS NULL
-        GROUP BY event ORDER BY n DESC, event""").fetchall()
+    row = con.execute(queries.event_counts()).fetchone()
+    unmapped = con.execute(queries.unmapped_events()).fetchall()
     return {"events": int(row[0]), "no_account": int(row[1]), "no_timestamp": int(row[2]),
             "unmapped": int(row[3]), "mapped": int(row[4]), "no_user": int(row[5]),
             "unmapped_names": len(unmapped), "unmapped_top": [(str(e), int(n)) for e, n in unmapped[:max(top, 0)]]}
@@ -200,10 +173,3 @@ def summary_text(s: Mapping[str, Any]) -> str:
         lines.append("most frequent unmapped events (add them to the module map if they are product use):")
         lines += [f"  {name:<32} {n:>12,}" for name, n in s["unmapped_top"]]
     return "\n".join(lines)
-
-
-def cli(args) -> int:
-    """``workbook usage-from-events --events FILE --modules MAP.yaml --out DIR``."""
-    summary = usage_from_events(args.events, args.modules, args.out, top=getattr(args, "top", 10) or 10)
-    print(summary_text(summary))
-    return 0

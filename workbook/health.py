@@ -15,19 +15,19 @@ small tables are handled with vectorised as-of look-ups (:mod:`workbook.signals`
 """
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
-from . import signals
+from . import scoring, signals
+from .adoption import adoption_signals
 from .errors import BadInput
+from .scoring import COLOURS, DIMENSIONS, missing_data_policy  # noqa: F401 - missing_data_policy re-exported
 from .signals import (GridKeys, Timeline, by_segment, contact_counts, grid_keys, load_settings, number,
                       window_sums)
-from .weights import DIMENSIONS, Weights, resolve
+from .weights import Weights, resolve
 
-COLOURS = ("red", "amber", "green")
 SURVEY_SCALES = {"nps": (0, 10), "onboarding_nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 SCHEDULED_KINDS = ("meeting", "review", "training")
 _SOURCE = "params/health.yaml"
@@ -54,15 +54,6 @@ def _blend(parts: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarra
         den += ok * weights[k]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-
-
-def missing_data_policy(cfg: dict | None = None) -> str:
-    """``redistribute`` (default) or ``zero``, from ``missing_data`` in params/health.yaml."""
-    cfg = load_settings() if cfg is None else cfg
-    policy = cfg.get("missing_data", "redistribute")
-    if policy not in ("redistribute", "zero"):
-        raise BadInput(_SOURCE, "missing_data", f"must be redistribute or zero, got {policy!r}")
-    return policy
 
 
 # ---------------------------------------------------------------------------- dimensions
@@ -223,7 +214,7 @@ def dimension_scores(ws, dates, *, engine=None) -> pd.DataFrame:
     All dates share one usage query; ``engine=None`` uses DuckDB.
     """
     cfg = load_settings()
-    adopt = signals._adoption_rows(ws, engine, _dates(dates))
+    adopt = adoption_signals(ws, _dates(dates), engine=engine)
     dims, _ = _dimensions(ws, adopt, cfg)
     return dims.sort_values(["date", "account_id"], kind="stable").reset_index(drop=True)
 
@@ -244,36 +235,24 @@ def score_dimensions(dims: pd.DataFrame, weights=None, *, policy: str | None = N
     ``points_<dim>`` (each dimension's part of the score, in points; they sum to the score).
     ``weights`` is a :class:`~workbook.weights.Weights`, a weights file path, or None (active).
     ``policy`` is ``redistribute`` or ``zero`` (default: params/health.yaml ``missing_data``).
+    The arithmetic is :func:`workbook.scoring.points`, the colour :func:`workbook.scoring.colours`.
     """
     w = _weights(weights)
-    policy = policy or missing_data_policy()
-    x = dims[list(DIMENSIONS)].to_numpy(dtype="float64")
-    wv = np.array([w.weights[d] for d in DIMENSIONS], dtype="float64") / 100.0
-    have = ~np.isnan(x)
-    coverage = (have * wv).sum(axis=1)
-    if policy == "redistribute":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            eff = np.where(coverage[:, None] > 0, have * wv / np.where(coverage > 0, coverage, 1)[:, None], np.nan)
-    else:
-        eff = have * wv
-    points = 100.0 * eff * np.where(have, x, 0.0)
-    score = np.round(points.sum(axis=1), 9)           # drop float dust so thresholds compare exactly
-    score = np.where(np.isnan(eff).all(axis=1) | ((policy == "redistribute") & (coverage <= 0)), np.nan, score)
+    points, score, coverage = scoring.points(dims[list(DIMENSIONS)].to_numpy(dtype="float64"), w,
+                                             policy or missing_data_policy())
     out = dims.copy()
     out["score"] = score
     out["coverage"] = np.round(coverage, 12)
     out["computed_colour"] = colours(score, w)
     for i, d in enumerate(DIMENSIONS):
-        out[f"points_{d}"] = np.where(np.isnan(score), np.nan, np.nan_to_num(points[:, i]))
+        out[f"points_{d}"] = points[:, i]
     return out
 
 
 def colours(score, weights: Weights) -> pd.Series:
-    """``green`` / ``amber`` / ``red`` per score by the weights' thresholds (None for NaN)."""
-    s = np.asarray(score, dtype="float64")
-    c = np.select([s >= weights.green, s >= weights.amber, s < weights.amber], ["green", "amber", "red"],
-                  default="")
-    return pd.Series(np.where(c == "", None, c), dtype="string")
+    """``green`` / ``amber`` / ``red`` per score by the weights' thresholds (<NA> for NaN), as a
+    string Series (:func:`workbook.scoring.colours`)."""
+    return pd.Series(scoring.colours(score, weights.green, weights.amber), dtype="string")
 
 
 def lowest_dimension(dims: pd.DataFrame, weights: Weights) -> pd.Series:
@@ -380,6 +359,20 @@ def active_overrides(ws, keys: pd.DataFrame) -> pd.DataFrame:
     return _override_types(base)
 
 
+def colours_on(ws, table: pd.DataFrame, weights, day) -> pd.Series:
+    """Each account's final colour on ``day``, the day the ``change_7d`` of ``table`` (a
+    :func:`health_table`) looks back to: the colour of ``score − change_7d`` by the weights'
+    thresholds, unless an override was active on ``day`` (:func:`active_overrides`); None when the
+    account was not scored then. An object Series aligned with ``table``."""
+    w = _weights(weights)
+    before = (table["score"] - table["change_7d"]).to_numpy(dtype="float64", na_value=np.nan)
+    computed = scoring.colours(before, w.green, w.amber)
+    keys = pd.DataFrame({"account_id": table["account_id"].to_numpy(), "date": pd.Timestamp(day)})
+    over = active_overrides(ws, keys)["override_colour"].astype(object).to_numpy()
+    final = [None if c is None else o if isinstance(o, str) else c for o, c in zip(over, computed)]
+    return pd.Series(final, index=table.index, dtype=object)
+
+
 def _override_types(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("override_colour", "override_reason", "override_author"):
         df[c] = df[c].astype("string")
@@ -450,9 +443,9 @@ def _as_of(ws, as_of) -> pd.Timestamp:
 
 def _scored(ws, dates: list[pd.Timestamp], w: Weights, engine, cfg: dict, extra_dates=()):
     """Adoption rows for dates ∪ extra_dates (ONE usage query), dimensions and scores for all rows."""
-    adopt = signals._adoption_rows(ws, engine, sorted(set(dates) | set(extra_dates)))
+    adopt = adoption_signals(ws, sorted(set(dates) | set(extra_dates)), engine=engine)
     dims, counts = _dimensions(ws, adopt, cfg)
-    scored = score_dimensions(dims, w, policy=missing_data_policy(cfg))
+    scored = score_dimensions(dims, w, policy=missing_data_policy())
     return adopt, scored, counts
 
 
@@ -611,43 +604,3 @@ def waterfall(driver_rows: pd.DataFrame, account_id: str) -> pd.DataFrame:
         start += v
     steps.append(("score now", float(r["score"]), 0.0, float(r["score"])))
     return pd.DataFrame(steps, columns=["step", "points", "start", "end"])
-
-
-# ---------------------------------------------------------------------------- command line
-TABLE_VIEW = ["account_id", "name", "csm", "score", "colour", "computed_colour", "lowest_dimension",
-              "change_7d", "archetypes", "next_review", "override_reason"]
-
-
-def cli(args) -> int:
-    """``workbook health``: print the health table (table, csv or json) for ``--as-of``."""
-    from .iofmt import print_frame
-    from .engines import get_engine
-    from .workspace import open_data
-    w = resolve(args.weights)                       # a bad weights file stops before the data is read
-    renewal_probability([], w)                      # ... and so does a malformed calibration map
-    ws = open_data(args.data)
-    try:
-        as_of = _as_of(ws, args.as_of)
-        engine = get_engine(ws, getattr(args, "engine", None))
-        try:
-            table = health_table(ws, as_of, w, engine)
-        finally:
-            engine.close()
-    finally:
-        ws.close()
-    if args.format == "table":
-        view = table[[c for c in TABLE_VIEW if c in table]].copy()
-        view["score"] = view["score"].round(1)
-        view["change_7d"] = view["change_7d"].round(1)
-        counts = table["colour"].value_counts()
-        print(f"health on {as_of:%Y-%m-%d} (weights {w.label}): "
-              + ", ".join(f"{counts.get(c, 0)} {c}" for c in ("green", "amber", "red"))
-              + (f", {int(table['colour'].isna().sum())} not scored" if table["colour"].isna().any() else ""))
-        print(measured_text(table), file=sys.stderr)
-        if table.empty:   # CSV and JSON stay machine-readable: a header alone, []
-            print(f"no live accounts on {as_of:%Y-%m-%d}: none is signed on or before that day and not churned")
-        else:
-            print_frame(view, "table")
-    else:
-        print_frame(table, args.format, raw=getattr(args, "raw", False))
-    return 0

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import kpis as _k
+from . import _kpi as _k
 from . import periods as _periods
 from .adoption import DIMENSIONS, FLAGS, adoption_signals
 
@@ -33,7 +33,7 @@ def supporting(ctx: _k.Context, per: _periods.Period, values: dict | None = None
     accounts with no readiness items, for the period and the previous one).
     """
     need = [k for k in (*_k.METRICS, "readiness_at_handover") if k not in (values or {})]
-    vals = {**(values or {}), **_k._period_values(ctx, per, need)}
+    vals = {**(values or {}), **_k.period_values(ctx, per, need)}
     out = {k: {f: vals[k][f] for f in ("value", "n", "previous", "target", "better")} for k in _k.METRICS}
     seg = _ttv_by_segment(ctx, per)
     out["time_to_value_by_segment"] = {
@@ -51,7 +51,7 @@ def metrics_table(ws, as_of=None, period: str = "week", engine=None) -> pd.DataF
     (``value``, ``n``, ``previous``, ``change``, ``target``, ``gap_to_target``, ``status``...)."""
     with _k.open_context(ws, as_of, engine) as ctx:
         per = _periods.period(period, ctx.as_of)
-        return _k.table(_k._period_values(ctx, per, list(_k.METRICS)), per)
+        return _k.table(_k.period_values(ctx, per, list(_k.METRICS)), per)
 
 
 def _ttv_by_segment(ctx: _k.Context, per: _periods.Period) -> pd.DataFrame:
@@ -77,7 +77,7 @@ def ttv_by_segment(ws, as_of=None, period: str = "week", engine=None) -> pd.Data
 
 
 def _adoption(ctx: _k.Context) -> pd.DataFrame:
-    sig = adoption_signals(ctx.ws, ctx.engine, [ctx.as_of], windows=ctx.adoption_windows)
+    sig = adoption_signals(ctx.ws, [ctx.as_of], engine=ctx.engine, windows=ctx.adoption_windows)
     names = ctx.accounts[["account_id", "name", "csm"]]
     sig = sig.merge(names, on="account_id", how="left")
     front = ["account_id", "name", "segment", "csm", "tenure_band"]

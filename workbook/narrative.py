@@ -21,6 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from . import display
+from .display import is_missing
+
 _WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
@@ -46,15 +49,6 @@ def join_words(items: Sequence[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _missing(value) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def label_in_sentence(label: str) -> str:
     """A KPI label inside a sentence: first letter lower case unless it starts an acronym."""
     label = str(label)
@@ -65,32 +59,19 @@ def label_in_sentence(label: str) -> str:
 
 def value_text(value, unit: str) -> str:
     """A KPI value in its unit: ``72.7%`` (fraction), ``45.6 days``, ``+12.5`` (NPS), ``77.7`` (points),
-    ``5.50`` (CES), ``12`` (count); ``no data`` when missing."""
-    from .kpis import format_value
-    return format_value(value, unit, missing="no data")
+    ``5.50`` (CES), ``12`` (count); ``no data`` when missing (:func:`workbook.display.text`)."""
+    return display.text(value, unit, missing="no data")
 
 
 def amount_text(amount, unit: str) -> str:
     """The size of a difference (no sign) in words: ``7.7 percentage points``, ``3.1 days``,
-    ``8.0 points`` (NPS and readiness), ``0.25`` (CES)."""
-    amount = abs(float(amount))
-    if unit == "fraction":
-        return f"{100 * amount:.1f} percentage points"
-    if unit == "days":
-        return f"{amount:.1f} days"
-    if unit in ("nps", "points"):
-        return f"{amount:.1f} points"
-    if unit == "count":
-        return f"{amount:,.0f}"
-    return f"{amount:.2f}"
+    ``8.0 points`` (NPS and readiness), ``0.25`` (CES) (:func:`workbook.display.amount_text`)."""
+    return display.amount_text(amount, unit)
 
 
 def money_text(amount) -> str:
-    """Whole dollars with a short scale: ``$950``, ``$12,300``, ``$1.2M``."""
-    amount = float(amount)
-    if abs(amount) >= 1_000_000:
-        return f"${amount / 1_000_000:.1f}M"
-    return f"${amount:,.0f}"
+    """Whole dollars with a short scale: ``$950``, ``$12,300``, ``$1.2M`` (:func:`workbook.display.text`)."""
+    return display.text(float(amount), "money")
 
 
 def score_basis(measured: Mapping | None, *, low_coverage: float = 0.8) -> str | None:
@@ -106,14 +87,14 @@ def score_basis(measured: Mapping | None, *, low_coverage: float = 0.8) -> str |
         return None
     have, missing = list(measured.get("measured") or []), list(measured.get("unmeasured") or [])
     cov = measured.get("coverage")
-    cov_text = "coverage n/a" if _missing(cov) else f"coverage {abs(round(100 * float(cov))):.0f} %"
+    cov_text = "coverage n/a" if is_missing(cov) else f"coverage {abs(round(100 * float(cov))):.0f} %"
     parts = []
     if missing:
         if have:
             parts.append(f"health measured on {join_words(have)} only: {cov_text}, no data for {join_words(missing)}")
         else:
             parts.append("no health dimension has data in this source")
-    elif not _missing(cov) and float(cov) < low_coverage:
+    elif not is_missing(cov) and float(cov) < low_coverage:
         parts.append(f"health {cov_text}")
     unscored = int(measured.get("unscored") or 0)
     if unscored and have:
@@ -131,11 +112,11 @@ def small_cohorts(kpis, minimum: int | None) -> str | None:
     """
     if not minimum:
         return None
-    few = [r for r in _rows(kpis) if not _missing(r.get("value")) and not _missing(r.get("n"))
+    few = [r for r in _rows(kpis) if not is_missing(r.get("value")) and not is_missing(r.get("n"))
            and 0 < int(r["n"]) < int(minimum)]
     if not few:
         return None
-    valued = [r for r in _rows(kpis) if not _missing(r.get("value"))]
+    valued = [r for r in _rows(kpis) if not is_missing(r.get("value"))]
     names = join_words([label_in_sentence(r["kpi"]) for r in few])
     if len(few) == 1:
         return f"{names} rests on {plural(int(few[0]['n']), 'account')}"
@@ -154,7 +135,7 @@ def shortfall(value, target, better: str) -> float | None:
     lower is better; with a target of 0 the plain difference. None without a value or target.
     Used to pick the KPI that is *furthest* behind across different units.
     """
-    if _missing(value) or _missing(target):
+    if is_missing(value) or is_missing(target):
         return None
     gap = float(target) - float(value) if better == "higher" else float(value) - float(target)
     gap = max(gap, 0.0)
@@ -246,12 +227,12 @@ def biggest_moves(kpis, k: int = 2) -> list[dict]:
     of zero are skipped."""
     moves = []
     for i, r in enumerate(_rows(kpis)):
-        if _missing(r.get("value")) or _missing(r.get("previous")):
+        if is_missing(r.get("value")) or is_missing(r.get("previous")):
             continue
         change = float(r["value"]) - float(r["previous"])
         if change == 0:
             continue
-        scale = abs(float(r["target"])) if not _missing(r.get("target")) and float(r["target"]) != 0 else 1.0
+        scale = abs(float(r["target"])) if not is_missing(r.get("target")) and float(r["target"]) != 0 else 1.0
         moves.append((abs(change) / scale, -i, r))
     moves.sort(key=lambda t: (t[0], t[1]), reverse=True)
     return [r for _, _, r in moves[:k]]
@@ -369,7 +350,7 @@ def interval_text(low, high, unit: str, better: str | None = None) -> str:
     ``between 2.1 and 11.8 days lower`` when both ends are on one side of zero, ``between 2.1 days
     lower and 5.0 days higher (no change is inside the interval)`` when it straddles zero.
     """
-    if _missing(low) or _missing(high):
+    if is_missing(low) or is_missing(high):
         return "not available (too few members)"
     low, high = float(low), float(high)
     if low == high == 0:

@@ -1,4 +1,4 @@
-"""Finding and reading the YAML files under ``params/``.
+"""Finding, reading and checking the YAML files under ``params/``: the one place settings are read.
 
 The directory is, in order: the ``WORKBOOK_PARAMS`` environment variable; ``./params`` when the
 current directory has one (a clone of the repository); the ``params/`` beside the installed
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -48,3 +49,17 @@ def load(name: str, *, required: bool = True) -> dict[str, Any]:
     if not path.is_file() and not required:
         return {}
     return read_yaml(path)
+
+
+def section(name: str, key: str, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``key:`` mapping of ``params/<name>.yaml`` laid over ``defaults``.
+
+    An absent file, an absent key or an empty one give ``defaults`` (``{}`` when None); a key
+    holding anything but a mapping is :class:`BadInput` naming the file and the key.
+    """
+    value = load(name, required=False).get(key)
+    if value in (None, "", {}):
+        value = {}
+    if not isinstance(value, dict):
+        raise BadInput(f"params/{name}.yaml", key, "must be a mapping (key: value lines)")
+    return {**(defaults or {}), **value}

@@ -52,7 +52,7 @@ _DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 def _in_range(ts: pd.Timestamp, what: str, value) -> pd.Timestamp:
     if not pd.Timestamp(DATE_MIN) <= ts <= pd.Timestamp(DATE_MAX):
-        raise BadInput("arguments", what, f"{value!s} is out of range: dates must lie between {DATE_MIN} "
+        raise BadInput(what, None, f"{value!s} is out of range: dates must lie between {DATE_MIN} "
                        f"and {DATE_MAX}")
     return ts
 
@@ -72,11 +72,11 @@ def parse_day(value, what: str = "as_of") -> pd.Timestamp:
         return _in_range(pd.Timestamp(dt.date(day.year, day.month, day.day)), what, day.isoformat())
     text = str(value).strip() if isinstance(value, str) else None
     if text is None or not _DAY_RE.fullmatch(text):
-        raise BadInput("arguments", what, f"must be a date YYYY-MM-DD, got {value!r}")
+        raise BadInput(what, None, f"must be a date YYYY-MM-DD, got {value!r}")
     try:
         day = dt.date.fromisoformat(text)
     except ValueError:
-        raise BadInput("arguments", what, f"{text!r} is not a calendar day (YYYY-MM-DD)") from None
+        raise BadInput(what, None, f"{text!r} is not a calendar day (YYYY-MM-DD)") from None
     return _in_range(pd.Timestamp(day), what, text)
 
 

@@ -25,19 +25,9 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-#: The one palette every report uses (hex RGB). ``green``/``amber``/``red`` are status colours,
-#: ``neutral`` is "no data", ``target`` draws target lines, ``primary`` draws a data series.
-PALETTE: dict[str, str] = {
-    "green": "#009E73",    # Okabe–Ito bluish green
-    "amber": "#F5C710",    # golden yellow
-    "red": "#CC3311",      # Paul Tol's vibrant red
-    "neutral": "#BBBBBB",  # light grey: no data
-    "target": "#222222",   # near-black, dashed
-    "primary": "#0072B2",  # Okabe–Ito blue: the data series
-}
-
-#: Order in which health colours are listed (worst first).
-COLOUR_ORDER = ("red", "amber", "green")
+from . import display
+# the palette and its contrast helpers live in workbook.display; re-exported for notebooks and tests
+from .display import COLOUR_ORDER, PALETTE, contrast_ratio, text_colour_on  # noqa: F401
 
 #: Figure size in inches at report width; PNGs are drawn at ``DPI`` and shown at 100 px per inch.
 FIGSIZE = (9.0, 4.0)
@@ -145,8 +135,8 @@ class Chart:
 
 
 def _fmt(value, kind: str | None) -> str:
-    from .tables import fmt  # lazy: tables imports this module's palette
-    return fmt(value, kind)
+    """A chart label: :func:`workbook.display.label` (the short style of the unit ``kind``)."""
+    return display.label(value, kind)
 
 
 def _axis_formatter(kind: str | None):
@@ -163,25 +153,18 @@ def _label(value) -> str:
 
 def on_target(value: float | None, target: float | None, better: str = "higher") -> bool | None:
     """Whether ``value`` meets ``target`` in the ``better`` direction; None when either is missing."""
-    if value is None or target is None or _missing(value) or _missing(target):
+    if value is None or target is None or display.is_missing(value) or display.is_missing(target):
         return None
     if better not in ("higher", "lower"):
         raise ValueError("better must be 'higher' or 'lower'")
     return value >= target if better == "higher" else value <= target
 
 
-def _missing(value) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def trend(df: pd.DataFrame, x: str, y: str, *, target: float | None = None, title: str | None = None,
           better: str = "higher", kind: str | None = None, ylabel: str | None = None) -> Chart:
     """A line chart of ``df[y]`` over ``df[x]`` with an optional dashed target line.
 
-    ``kind`` is a :func:`workbook.tables.fmt` kind ("days", "pct", "nps", ...) used for the y axis
+    ``kind`` is a unit of :data:`workbook.display.UNITS` ("days", "fraction", "nps", ...) used for the y axis
     and the alt text; the latest point is coloured green when on target and red when not.
     Returns a :class:`Chart` whose alt text states the period, latest value, range and target.
     """
@@ -255,25 +238,6 @@ def colour_counts(counts, *, title: str = "Accounts by health colour") -> Chart:
     return Chart(fig, alt)
 
 
-def _relative_luminance(hex_colour: str) -> float:
-    """WCAG relative luminance of a ``#RRGGBB`` colour (0 black .. 1 white)."""
-    rgb = [int(hex_colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
-    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
-    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
-
-
-def contrast_ratio(a: str, b: str) -> float:
-    """WCAG contrast ratio between two ``#RRGGBB`` colours (1 .. 21)."""
-    la, lb = sorted((_relative_luminance(a), _relative_luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
-
-
-def text_colour_on(background: str) -> str:
-    """Black or white, whichever reads better on ``background``."""
-    black, white = contrast_ratio(background, "#000000"), contrast_ratio(background, "#ffffff")
-    return "#000000" if black >= white else "#ffffff"
-
-
 __all__ = ["PALETTE", "COLOUR_ORDER", "Chart", "setup", "show", "trend", "colour_counts", "on_target",
            "new_figure", "image_bundle", "contrast_ratio", "text_colour_on"]
 
@@ -297,7 +261,7 @@ def _draw_trend_panel(ax, data: pd.DataFrame, x: str, y: str, *, title: str, tar
     ax.plot(data[x], values, color=PALETTE["primary"], marker="o", markersize=3.5, linewidth=1.8)
     last_x, last_y = data[x].iloc[-1], float(values.iloc[-1])
     status = on_target(last_y, target, better)
-    if target is not None and not _missing(target):
+    if target is not None and not display.is_missing(target):
         ax.axhline(float(target), color=PALETTE["target"], linestyle="--", linewidth=1.2)
         ax.annotate(f"target {_fmt(target, kind)}", xy=(0.0, float(target)), xycoords=("axes fraction", "data"),
                     xytext=(2, 3), textcoords="offset points", fontsize=8.5, color=PALETTE["target"])
@@ -318,7 +282,7 @@ def _draw_trend_panel(ax, data: pd.DataFrame, x: str, y: str, *, title: str, tar
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %y"))
     text = (f"{title}: {len(data)} points from {_label(data[x].iloc[0])} to {_label(data[x].iloc[-1])}, "
             f"latest {_fmt(last_y, kind)}, range {_fmt(values.min(), kind)} to {_fmt(values.max(), kind)}")
-    if target is not None and not _missing(target):
+    if target is not None and not display.is_missing(target):
         text += f", target {_fmt(target, kind)} ({better} is better): {'on' if status else 'off'} target"
     return text + "."
 
@@ -327,9 +291,9 @@ def trend_grid(panels, *, ncols: int = 2, title: str | None = None, panel_height
     """Several KPI trends as small multiples, each with its dashed target line.
 
     ``panels`` is a list of mappings with ``data`` (a DataFrame), ``x``, ``y``, ``title`` and
-    optional ``target``, ``better`` (default higher) and ``kind`` (a :func:`workbook.tables.fmt`
-    kind for the axis and labels). The latest point is green on target, red off target. Returns a
-    :class:`Chart` whose alt text describes every panel.
+    optional ``target``, ``better`` (default higher) and ``kind`` (a unit of
+    :data:`workbook.display.UNITS`, for the axis and labels). The latest point is green on target,
+    red off target. Returns a :class:`Chart` whose alt text describes every panel.
     """
     panels = list(panels)
     ncols = max(1, min(ncols, len(panels) or 1))
@@ -496,67 +460,77 @@ def psi_bars(drift: pd.DataFrame, *, watch: float, recalibrate: float,
     return Chart(fig, f"Bar chart: {title}; watch above {watch:g}, recalibrate above {recalibrate:g}. {listed}.")
 
 
-def cycle_chart(*, label: str, kind: str | None, diff_kind: str | None, better: str, baseline: float | None,
-                cycle: float | None, baseline_n: int, cycle_n: int, difference: float | None,
-                low: float | None, high: float | None, target: float | None = None, confidence: float = 0.95) -> Chart:
+def cycle_chart(*, label: str, unit: str | None, better: str, baseline: float | None, cycle: float | None,
+                baseline_n: int, cycle_n: int, difference: float | None, low: float | None, high: float | None,
+                target: float | None = None, confidence: float = 0.95) -> Chart:
     """Two panels: the metric in the baseline and in the cycle (bars with member counts and the
     target line), and the change with its bootstrap interval against the zero line, the better side
-    shaded green."""
+    shaded green. Values are written in ``unit`` (:data:`workbook.display.UNITS`), the change as a
+    change in it."""
     fig = Figure(figsize=(FIGSIZE[0], 3.4), layout="constrained")
     left, right = fig.subplots(1, 2, width_ratios=[1, 1.3])
-    left.set_title(label, fontsize=11)
+    _cycle_levels(left, label=label, unit=unit, baseline=baseline, cycle=cycle, baseline_n=baseline_n,
+                  cycle_n=cycle_n, target=target)
+    pct = f"{round(100 * confidence)}%"
+    alt_change = _cycle_change(right, unit=unit, better=better, difference=difference, low=low, high=high, pct=pct)
+    base_text = _fmt(baseline, unit) if baseline is not None else "no data"
+    cycle_text = _fmt(cycle, unit) if cycle is not None else "no data"
+    alt = (f"Bar chart and interval plot: {label}. Baseline {base_text} (n={baseline_n:,}), "
+           f"cycle {cycle_text} (n={cycle_n:,})"
+           + (f", target {_fmt(target, unit)}" if target is not None else "") + f". {alt_change}")
+    return Chart(fig, alt)
+
+
+def _cycle_levels(ax, *, label, unit, baseline, cycle, baseline_n, cycle_n, target) -> None:
+    """The left panel of :func:`cycle_chart`: baseline and cycle bars, their values and the target."""
+    ax.set_title(label, fontsize=11)
     vals = [baseline, cycle]
     xs = [0, 1]
     heights = [0.0 if v is None else float(v) for v in vals]
-    left.bar(xs, heights, color=[PALETTE["neutral"], PALETTE["primary"]], width=0.6)
-    left.set_xticks(xs, [f"baseline\n(n={baseline_n:,})", f"cycle\n(n={cycle_n:,})"])
+    ax.bar(xs, heights, color=[PALETTE["neutral"], PALETTE["primary"]], width=0.6)
+    ax.set_xticks(xs, [f"baseline\n(n={baseline_n:,})", f"cycle\n(n={cycle_n:,})"])
     for x, v in zip(xs, vals):
-        left.annotate("no data" if v is None else _fmt(v, kind), (x, 0.0 if v is None else float(v)),
-                      textcoords="offset points", xytext=(0, 3), ha="center", fontweight="bold")
+        ax.annotate("no data" if v is None else _fmt(v, unit), (x, 0.0 if v is None else float(v)),
+                    textcoords="offset points", xytext=(0, 3), ha="center", fontweight="bold")
     if target is not None:
-        left.axhline(float(target), color=PALETTE["target"], linestyle="--", linewidth=1.2)
-        left.annotate(f"target {_fmt(target, kind)}", xy=(1.0, float(target)), xycoords=("axes fraction", "data"),
-                      xytext=(-3, 3), textcoords="offset points", ha="right", fontsize=8.5)
-    formatter = _axis_formatter(kind)
+        ax.axhline(float(target), color=PALETTE["target"], linestyle="--", linewidth=1.2)
+        ax.annotate(f"target {_fmt(target, unit)}", xy=(1.0, float(target)), xycoords=("axes fraction", "data"),
+                    xytext=(-3, 3), textcoords="offset points", ha="right", fontsize=8.5)
+    formatter = _axis_formatter(unit)
     if formatter is not None:
-        left.yaxis.set_major_formatter(formatter)
-    left.grid(axis="x", visible=False)
-    pct = f"{round(100 * confidence)}%"
-    right.set_title(f"Change, cycle − baseline, with {pct} interval", fontsize=11)
-    right.axvline(0, color=PALETTE["target"], linewidth=1.2)
+        ax.yaxis.set_major_formatter(formatter)
+    ax.grid(axis="x", visible=False)
+
+
+def _cycle_change(ax, *, unit, better, difference, low, high, pct) -> str:
+    """The right panel of :func:`cycle_chart`: the change and its interval against zero; returns
+    the alt text's sentence on the change."""
+    def change(v) -> str:
+        return display.label(v, unit, change=True)
+    ax.set_title(f"Change, cycle − baseline, with {pct} interval", fontsize=11)
+    ax.axvline(0, color=PALETTE["target"], linewidth=1.2)
     if difference is None or low is None or high is None:
-        right.text(0.5, 0.5, "No data", ha="center", va="center", transform=right.transAxes,
-                   color=PALETTE["neutral"], fontsize=13)
-        right.set_yticks([])
-        alt_change = "The change has no interval: a window has no data."
-    else:
-        span = max(abs(low), abs(high), abs(difference), 1e-9) * 1.4
-        lo_x, hi_x = -span, span
-        right.set_xlim(lo_x, hi_x)
-        good = (0, hi_x) if better == "higher" else (lo_x, 0)
-        right.axvspan(*good, color=PALETTE["green"], alpha=0.12)
-        right.annotate(f"better ({better})", xy=(0.98 if better == "higher" else 0.02, 0.92), xycoords="axes fraction",
-                       ha="right" if better == "higher" else "left", fontsize=9, color="#00573F")
-        right.errorbar([difference], [0], xerr=[[difference - low], [high - difference]], fmt="o",
-                       color=PALETTE["primary"], capsize=6, markersize=8, linewidth=2)
-        right.annotate(f"{_fmt(difference, diff_kind)}\n[{_fmt(low, diff_kind)}, {_fmt(high, diff_kind)}]",
-                       (difference, 0), textcoords="offset points", xytext=(0, 12), ha="center", fontsize=9.5)
-        right.set_yticks([])
-        right.set_ylim(-1, 1.2)
-        from matplotlib.ticker import MaxNLocator
-        right.xaxis.set_major_locator(MaxNLocator(nbins=4, symmetric=True))
-        right.tick_params(axis="x", labelsize=8.5)
-        dformatter = _axis_formatter(diff_kind)
-        if dformatter is not None:
-            right.xaxis.set_major_formatter(dformatter)
-        alt_change = (f"Change {_fmt(difference, diff_kind)}, {pct} interval {_fmt(low, diff_kind)} to "
-                      f"{_fmt(high, diff_kind)}; {better} is better.")
-    base_text = _fmt(baseline, kind) if baseline is not None else "no data"
-    cycle_text = _fmt(cycle, kind) if cycle is not None else "no data"
-    alt = (f"Bar chart and interval plot: {label}. Baseline {base_text} (n={baseline_n:,}), "
-           f"cycle {cycle_text} (n={cycle_n:,})"
-           + (f", target {_fmt(target, kind)}" if target is not None else "") + f". {alt_change}")
-    return Chart(fig, alt)
+        ax.text(0.5, 0.5, "No data", ha="center", va="center", transform=ax.transAxes,
+                color=PALETTE["neutral"], fontsize=13)
+        ax.set_yticks([])
+        return "The change has no interval: a window has no data."
+    span = max(abs(low), abs(high), abs(difference), 1e-9) * 1.4
+    ax.set_xlim(-span, span)
+    ax.axvspan(*((0, span) if better == "higher" else (-span, 0)), color=PALETTE["green"], alpha=0.12)
+    ax.annotate(f"better ({better})", xy=(0.98 if better == "higher" else 0.02, 0.92), xycoords="axes fraction",
+                ha="right" if better == "higher" else "left", fontsize=9, color="#00573F")
+    ax.errorbar([difference], [0], xerr=[[difference - low], [high - difference]], fmt="o",
+                color=PALETTE["primary"], capsize=6, markersize=8, linewidth=2)
+    ax.annotate(f"{change(difference)}\n[{change(low)}, {change(high)}]",
+                (difference, 0), textcoords="offset points", xytext=(0, 12), ha="center", fontsize=9.5)
+    ax.set_yticks([])
+    ax.set_ylim(-1, 1.2)
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4, symmetric=True))
+    ax.tick_params(axis="x", labelsize=8.5)
+    if unit is not None:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: change(v)))
+    return f"Change {change(difference)}, {pct} interval {change(low)} to {change(high)}; {better} is better."
 
 
 __all__ += ["trend_grid", "bars", "histogram", "reliability", "band_rates", "psi_bars", "cycle_chart"]

@@ -124,16 +124,16 @@ def section(ws, as_of, exclusions: Iterable[Exclusion | Mapping] = (), notes: It
         warnings = int((found["severity"] == "warning").sum())
         parts.append(_p(f"Validation found {warnings} warning{'s' if warnings != 1 else ''} "
                         "(the run went on; an error would have stopped it):"))
-        parts.append(html_table(found, formats={"rows": "int"}, caption="Validation findings"))
+        parts.append(html_table(found, formats={"rows": "count"}, caption="Validation findings"))
     excl = exclusions_frame(exclusions)
     if excl.empty:
         parts.append(_p("No row was left out of this report's figures."))
     else:
         view = excl.rename(columns={"what": "figure", "rows": "left out", "unit": "of", "why": "why"})
-        parts.append(html_table(view, formats={"left out": "int"}, caption="Left out of the figures, and why"))
+        parts.append(html_table(view, formats={"left out": "count"}, caption="Left out of the figures, and why"))
     later = later_rows(ws, as_of)
     if not later.empty:
-        parts.append(html_table(later, formats={"rows": "int"},
+        parts.append(html_table(later, formats={"rows": "count"},
                                 caption=f"Not known yet on {pd.Timestamp(as_of):%Y-%m-%d} (point in time: ignored)"))
     absent = absent_tables(ws)
     if absent:

@@ -23,7 +23,6 @@ import copy
 import datetime as dt
 import html
 import json
-import math
 import os
 import re
 import shutil
@@ -136,7 +135,8 @@ def record(*, as_of=None, weights_version=None, fingerprint=None, **extra) -> No
 def recorded_values(*, as_of=None, weights_version=None, fingerprint=None, **extra) -> dict[str, Any]:
     """What :func:`record` publishes for these arguments (dates as ``YYYY-MM-DD``, no None values)."""
     values = {"as_of": as_of, "weights_version": weights_version, "fingerprint": fingerprint, **extra}
-    values = {key: _jsonable(value) for key, value in values.items() if value is not None}
+    from .iofmt import jsonable
+    values = {key: jsonable(value) for key, value in values.items() if value is not None}
     if "as_of" in values:  # the notebook's own Timestamp (as text with a time of day) is fine here
         text = str(values["as_of"])
         values["as_of"] = iso_date(text[:10] if re.match(r"\d{4}-\d{2}-\d{2}T", text) else values["as_of"], "as_of")
@@ -203,9 +203,9 @@ def backfill_dates(start, end, step_days: int = 7) -> list[str]:
     first = dt.date.fromisoformat(iso_date(start, "--from"))
     last = dt.date.fromisoformat(iso_date(end, "--to"))
     if step_days < 1:
-        raise BadInput("arguments", "step_days", "must be at least 1")
+        raise BadInput("step_days", None, "must be at least 1")
     if last < first:
-        raise BadInput("arguments", "--to", f"is before --from ({last} < {first})")
+        raise BadInput("--to", None, f"is before --from ({last} < {first})")
     count = (last - first).days // step_days + 1
     return [(first + dt.timedelta(days=step_days * i)).isoformat() for i in range(count)]
 
@@ -231,51 +231,27 @@ def resolve_data(data=None) -> Path:
     return beside if beside.exists() else path
 
 
-def cli(args) -> int:
-    """``workbook report NAME [--data SRC] [--as-of D] [-p KEY=VALUE ...] [--out DIR] [--from D --to D]
-    [--engine duckdb|spark]``.
+def prepare(name: str, *, data=None, as_of=None, parameters: Mapping[str, Any] | None = None,
+            out: str | os.PathLike = "reports", date_from=None, date_to=None,
+            progress: Progress | None = None) -> str | None:
+    """Check everything about a ``workbook report`` run that can be checked before a kernel starts.
 
-    Everything that can be checked before a kernel starts is: the report name, the parameters
-    (a key the notebook does not have is refused), the dates, and the data itself, which is
-    opened and validated here, so bad data exits 2 with nothing written and no kernel started.
-    Then it renders the report (or, with ``--from``/``--to``, one report per week in one kernel),
-    with progress lines on stderr, and prints the path of each HTML page written. A failed render
-    prints which cell failed and why, where the failed notebook is kept, and returns
-    ``ReportFailed.exit_code`` (2 when the notebook stopped on bad input, 1 otherwise).
+    The backfill range (``date_from`` and ``date_to`` together, without ``as_of``), the ``as_of``
+    date, the output folder (:func:`check_writable`), the report name, the parameters (a key the
+    notebook does not have is refused) and the data itself, which is opened and validated. Raises
+    :class:`BadInput` (nothing written, no kernel started); returns ``as_of`` as ``YYYY-MM-DD``
+    (None when not given).
     """
-    import sys
-
-    def progress(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
-    parameters = dict(parse_parameter(p) for p in (getattr(args, "parameter", None) or []))
-    if getattr(args, "engine", None):
-        parameters["engine"] = args.engine
-    date_from, date_to = getattr(args, "date_from", None), getattr(args, "date_to", None)
     if (date_from is None) != (date_to is None):
-        raise BadInput("arguments", "--from" if date_from is None else "--to",
-                       "a backfill needs both --from and --to")
-    if date_from is not None and args.as_of is not None:
-        raise BadInput("arguments", "--as-of", "a backfill (--from/--to) sets as_of for each report: leave --as-of out")
-    as_of = iso_date(args.as_of, "--as-of") if args.as_of is not None else None
-    out = args.out or "reports"
+        raise BadInput("--from" if date_from is None else "--to", None, "a backfill needs both --from and --to")
+    if date_from is not None and as_of is not None:
+        raise BadInput("--as-of", None, "a backfill (--from/--to) sets as_of for each report: leave --as-of out")
+    as_of = iso_date(as_of, "--as-of") if as_of is not None else None
     check_writable(out, "--out")
-    source = notebook_path(args.name)
-    merged = _merged_parameters(args.name, source, args.data, as_of, parameters)
-    _validate_data(args.name, merged.get("data"), progress)
-    try:
-        if date_from is not None:
-            results = backfill(args.name, date_from, date_to, data=args.data, parameters=parameters, out=out,
-                               progress=progress)
-        else:
-            results = [render(args.name, data=args.data, as_of=as_of, parameters=parameters, out=out,
-                              progress=progress)]
-    except ReportFailed as exc:
-        print(f"workbook: {exc}", file=sys.stderr)
-        return exc.exit_code
-    for result in results:
-        print(result.html)
-    return 0
+    source = notebook_path(name)
+    merged = _merged_parameters(name, source, data, as_of, parameters)
+    _validate_data(name, merged.get("data"), progress)
+    return as_of
 
 
 def check_writable(path: str | os.PathLike, option: str = "--out") -> None:
@@ -291,9 +267,9 @@ def check_writable(path: str | os.PathLike, option: str = "--out") -> None:
             break
         probe = probe.parent
     if probe.exists() and not probe.is_dir():
-        raise BadInput("arguments", option, f"cannot write reports to {target}: {probe} is a file, not a folder")
+        raise BadInput(option, None, f"cannot write reports to {target}: {probe} is a file, not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise BadInput("arguments", option, f"cannot write reports to {target}: {probe} is not writable")
+        raise BadInput(option, None, f"cannot write reports to {target}: {probe} is not writable")
 
 
 def _validate_data(name: str, data, progress: Progress | None) -> None:
@@ -322,20 +298,21 @@ def parse_parameter(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key.isidentifier():
-        raise BadInput("arguments", "-p", f"expected KEY=VALUE with KEY a Python name, got {text!r}")
+        raise BadInput("-p", None, f"expected KEY=VALUE with KEY a Python name, got {text!r}")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     if isinstance(value, dict) and not raw.lstrip().startswith("{"):
         value = raw  # "note=a: b" is text, not a mapping
-    return key, _jsonable(value)
+    from .iofmt import jsonable
+    return key, jsonable(value)
 
 
 def notebook_path(name: str, notebook_dir: str | os.PathLike = "notebooks") -> Path:
     """``notebook_dir/<name>.ipynb`` (relative dirs: under the current directory, else the repository)."""
     if not _NAME_RE.match(name or ""):
-        raise BadInput("arguments", "NAME", f"report name {name!r} must be letters, digits, '_', '-' or '.'")
+        raise BadInput("NAME", None, f"report name {name!r} must be letters, digits, '_', '-' or '.'")
     candidates = [Path(notebook_dir)]
     if not Path(notebook_dir).is_absolute():
         candidates.append(_PACKAGE_ROOT / notebook_dir)
@@ -344,7 +321,7 @@ def notebook_path(name: str, notebook_dir: str | os.PathLike = "notebooks") -> P
         if path.is_file():
             return path
     known = sorted({p.stem for d in candidates if d.is_dir() for p in d.glob("*.ipynb")})
-    raise BadInput("arguments", "NAME", f"no report notebook {name}.ipynb in {candidates[0]} "
+    raise BadInput("NAME", None, f"no report notebook {name}.ipynb in {candidates[0]} "
                    f"(reports there: {', '.join(known) or 'none'})")
 
 
@@ -389,7 +366,8 @@ def refresh_index(out: str | os.PathLike = "reports") -> Path:
             groups[name] = sorted(rows, key=lambda r: (bool(_DATE_DIR.match(r["as_of"])), r["as_of"]),
                                   reverse=True)
     path = out / "index.html"
-    _atomic_write(path, _index_html(groups, out))
+    from .iofmt import atomic_write
+    atomic_write(path, _index_html(groups, out))
     return path
 
 
@@ -463,11 +441,13 @@ def _publish(name: str, target_dir: Path, nb, page: str) -> tuple[Path, Path]:
     """
     import nbformat
 
+    from .iofmt import temp_file
+
     html_path, nb_path = target_dir / f"{name}.html", target_dir / f"{name}.ipynb"
     temps: list[Path] = []
     try:
-        temps.append(_write_temp(target_dir, html_path.name, page.encode("utf-8")))
-        temps.append(_write_temp(target_dir, nb_path.name, nbformat.writes(nb).encode("utf-8")))
+        temps.append(temp_file(target_dir, html_path.name, page))
+        temps.append(temp_file(target_dir, nb_path.name, nbformat.writes(nb)))
         with _locked(target_dir):
             os.replace(temps[1], nb_path)
             os.replace(temps[0], html_path)
@@ -550,20 +530,22 @@ def _merged_parameters(name: str, source: Path, data, as_of: str | None, paramet
     merged: dict[str, Any] = {}
     defaults = defaults_path(name)
     if defaults.is_file():
-        merged.update(_read_yaml(defaults))
+        from .params import read_yaml
+        merged.update(read_yaml(defaults))
     merged.update(parameters or {})
     if data is not None:
         merged["data"] = os.fspath(data)
     if as_of is not None:
         merged["as_of"] = as_of
-    merged = {key: _jsonable(value) for key, value in merged.items()}
+    from .iofmt import jsonable
+    merged = {key: jsonable(value) for key, value in merged.items()}
     if merged.get("as_of") is not None:
         merged["as_of"] = iso_date(merged["as_of"], "as_of")
     known = notebook_parameters(source)
     unknown = sorted(set(merged) - set(known))
     if unknown:
         where = f"{source} has no parameter" + ("s " if len(unknown) > 1 else " ") + ", ".join(unknown)
-        raise BadInput("arguments", "-p", f"{where} (its parameters: {', '.join(known) or 'none'})")
+        raise BadInput("-p", None, f"{where} (its parameters: {', '.join(known) or 'none'})")
     return merged
 
 
@@ -575,37 +557,10 @@ def defaults_path(name: str) -> Path:
     calibration report's defaults are in ``params/calibration_report.yaml``), else
     ``params/<name>.yaml``. Plain papermill takes the same file with ``-f``.
     """
-    directory = _params_dir()
+    from .params import params_dir
+    directory = params_dir()
     own = directory / f"{name}_report.yaml"
     return own if own.is_file() else directory / f"{name}.yaml"
-
-
-def _params_dir() -> Path:
-    """Where ``<name>.yaml`` defaults live: ``workbook.params.params_dir()`` when available."""
-    try:
-        from .params import params_dir
-        return Path(params_dir())
-    except (ImportError, AttributeError):
-        env = os.environ.get("WORKBOOK_PARAMS")
-        if env:
-            return Path(env)
-        here = Path.cwd() / "params"
-        return here if here.is_dir() else _PACKAGE_ROOT / "params"
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        from .params import read_yaml
-        return read_yaml(path)
-    except ImportError:
-        import yaml
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise BadInput(str(path), None, f"is not valid YAML ({str(exc).splitlines()[0]})") from None
-        if not isinstance(data, dict):
-            raise BadInput(str(path), None, "must be a mapping of parameter names to values")
-        return data
 
 
 # --------------------------------------------------------------------------------------------
@@ -960,52 +915,10 @@ def _safe_date(value) -> str | None:
         return None
 
 
-def _jsonable(value):
-    """``value`` with dates as ISO strings and numpy scalars as Python ones (what papermill can inject)."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        return None if math.isnan(value) else value
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value == dt.datetime.combine(value.date(), dt.time()) \
-            else value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if hasattr(value, "item"):  # numpy scalar
-        return _jsonable(value.item())
-    return str(value)
-
-
 def _temp_path(directory: Path, prefix: str, suffix: str) -> Path:
     fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=directory)
     os.close(fd)
     return Path(name)
-
-
-def _write_temp(directory: Path, final_name: str, payload: bytes) -> Path:
-    """``payload`` in a hidden temp file in ``directory`` (flushed to disk, mode 0644)."""
-    fd, name = tempfile.mkstemp(prefix=f".{final_name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(name, 0o644)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(_write_temp(path.parent, path.name, text.encode("utf-8")), path)
 
 
 def _say(progress: Progress | None, line: str) -> None:
@@ -1014,5 +927,5 @@ def _say(progress: Progress | None, line: str) -> None:
 
 
 __all__ = ["RECORD_MIME", "ReportFailed", "RenderResult", "audit_html", "backfill", "backfill_dates",
-           "cli", "defaults_path", "iso_date", "notebook_parameters", "notebook_path", "parse_parameter",
-           "read_record", "record", "recorded_values", "refresh_index", "render", "resolve_data"]
+           "defaults_path", "iso_date", "notebook_parameters", "notebook_path", "parse_parameter",
+           "prepare", "read_record", "record", "recorded_values", "refresh_index", "render", "resolve_data"]

@@ -35,20 +35,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import display, narrative, plots, quality, wins
 from . import health as _health
 from . import kpis as _kpis
-from . import narrative, plots, quality
 from . import weights as _weights
+from .display import is_missing
 from .errors import BadInput
 from .report import DATA_ENV, DEFAULT_DATA, resolve_data  # noqa: F401 - re-exported for notebooks
-from .tables import HtmlFragment, html_table, is_missing, style_block
+from .scoring import DIMENSIONS
+from .tables import HtmlFragment, html_table, style_block
 
-#: tables.fmt kind / chart axis kind for a KPI unit.
-UNIT_KIND = {"days": "days", "fraction": "pct", "nps": "nps", "points": "score", "ces": "number", "count": "int"}
-#: tables.fmt kind for a change in a KPI unit.
-CHANGE_KIND = {"days": "delta_days", "fraction": "pp", "nps": "nps", "points": "nps", "ces": "number",
-               "count": "int"}
-WIN_KINDS = ("first value reached", "onboarding completed", "advocacy", "turned green")
 _WIN_TITLES = {"first value reached": "First value reached", "onboarding completed": "Onboarding completed",
                "advocacy": "Advocacy", "turned green": "Turned green"}
 
@@ -148,12 +144,12 @@ def bullets(items, cls: str | None = None) -> HtmlFragment:
 
 def value_fmt(unit: str):
     """A cell formatter for values in ``unit`` (the same words the sentences use)."""
-    return lambda v: narrative.value_text(v, unit)
+    return lambda v: display.text(v, unit, missing="no data")
 
 
 def change_text(change, unit: str) -> str:
     """A signed change in ``unit``: ``+2.1 pp``, ``-3.0 days``, ``+8.0`` (NPS or readiness points)."""
-    return _kpis.format_value(change, unit, change=True)
+    return display.text(change, unit, change=True)
 
 
 def direction_word(change, better: str) -> str:
@@ -214,94 +210,12 @@ def kpi_frame(table: pd.DataFrame, previous_word: str = "last week") -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def colours_before(ws, table: pd.DataFrame, w: _weights.Weights, day) -> pd.Series:
-    """Each account's final colour on ``day`` (7 days before ``as_of`` in the health table), from
-    the table's ``score − change_7d`` and the override active on ``day``; None when the account was
-    not scored then. Index aligned with ``table``."""
-    before = table["score"] - table["change_7d"]
-    computed = pd.Series([None if pd.isna(s) else w.colour(float(s)) for s in before], index=table.index, dtype=object)
-    keys = pd.DataFrame({"account_id": table["account_id"].to_numpy(), "date": pd.Timestamp(day)})
-    over = _health.active_overrides(ws, keys)["override_colour"].astype(object).to_numpy()
-    final = [o if isinstance(o, str) else c for o, c in zip(over, computed)]
-    return pd.Series([None if c is None else f for c, f in zip(computed, final)], index=table.index, dtype=object)
-
-
-def win_events(ws, health_table: pd.DataFrame, start, end, before: pd.Series | None = None) -> pd.DataFrame:
-    """The wins dated in ``start … end`` (inclusive), one row per account and kind of win.
-
-    Kinds: ``first value reached`` and ``onboarding completed`` (the milestone, earliest date per
-    account), ``advocacy`` (each event's kind), ``turned green`` (final colour green on ``end``
-    and amber or red in ``before``, the colours at the start of the window; accounts not scored
-    then are not counted). Columns ``account_id, name, segment, csm, arr, kind, date, detail``,
-    newest first.
-    """
-    start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
-    acc = ws.frame("accounts")
-    acc = acc[acc["signed_at"] <= end]
-    info = acc.set_index("account_id")[["name", "segment", "csm", "arr", "signed_at"]]
-    parts = []
-    ms = ws.frame("milestones")
-    for milestone, kind in (("first_value", "first value reached"), ("onboarding_complete", "onboarding completed")):
-        m = ms[(ms["milestone"] == milestone) & (ms["reached_at"] >= start) & (ms["reached_at"] <= end)]
-        m = m[m["account_id"].isin(info.index)]
-        days = (m["reached_at"].to_numpy() - info.loc[m["account_id"], "signed_at"].to_numpy()) \
-            .astype("timedelta64[D]").astype(int)
-        parts.append(pd.DataFrame({"account_id": m["account_id"].to_numpy(), "kind": kind,
-                                   "date": m["reached_at"].to_numpy(),
-                                   "detail": [f"day {d} after signing" for d in days]}))
-    if ws.has("advocacy"):
-        a = ws.frame("advocacy")
-        a = a[(a["date"] >= start) & (a["date"] <= end) & a["account_id"].isin(info.index)]
-        parts.append(pd.DataFrame({"account_id": a["account_id"].to_numpy(), "kind": "advocacy",
-                                   "date": a["date"].to_numpy(), "detail": a["kind"].astype(str).to_numpy()}))
-    if before is not None:
-        now = health_table["colour"].astype(object)
-        turned = (now == "green") & before.isin(["amber", "red"])
-        t = health_table[turned.to_numpy()]
-        parts.append(pd.DataFrame({"account_id": t["account_id"].to_numpy(), "kind": "turned green",
-                                   "date": end, "detail": [f"{b} → green, score {s:.0f}" for b, s in
-                                                           zip(before[turned], t["score"])]}))
-    events = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["account_id", "kind", "date", "detail"])
-    events = events.join(info[["name", "segment", "csm", "arr"]], on="account_id")
-    cols = ["account_id", "name", "segment", "csm", "arr", "kind", "date", "detail"]
-    return events[cols].sort_values(["date", "arr"], ascending=[False, False]).reset_index(drop=True)
-
-
 def named(rows: pd.DataFrame, limit: int) -> str:
     """``Acme Ltd ($120,000, Dana Lee); Globex ($80,000, Sam Ray) and 4 more`` (largest ARR first)."""
     rows = rows.sort_values("arr", ascending=False)
     names = [f"{r.name} ({narrative.money_text(r.arr)}, {r.csm})" for r in rows.head(limit).itertuples()]
     more = len(rows) - len(names)
     return "; ".join(names) + (f" and {more:,} more" if more > 0 else "")
-
-
-def rolling_kpis(ws, keys, *, as_of, days: int, points: int, step_days: int, engine=None) -> dict[str, pd.DataFrame]:
-    """Each KPI in ``keys`` as a rolling ``days``-day value at ``points`` dates ``step_days`` apart
-    ending on ``as_of`` (oldest first), built on :func:`workbook.kpis.facts` and
-    :func:`workbook.kpis.aggregate` (the KPI definitions) with one usage query for all of them.
-
-    Returns ``key → DataFrame(date, value, n, target)``; ``value`` is None for an empty window,
-    in the KPI's unit.
-    """
-    out = {}
-    with _kpis.open_context(ws, as_of, engine) as ctx:
-        ends = [ctx.as_of - pd.Timedelta(days=step_days * i) for i in range(points)][::-1]
-        lo = ends[0] - pd.Timedelta(days=days - 1)
-        ctx.prefetch(lo, ctx.as_of, list(keys))
-        for key in keys:
-            measure = _kpis.MEASURES[key]
-            rows = _kpis.facts(ctx, key, lo, ctx.as_of)
-            vals = []
-            for e in ends:
-                if rows is None:
-                    vals.append(_kpis.aggregate(None, measure.agg))
-                    continue
-                inside = (rows["at"] >= e - pd.Timedelta(days=days - 1)) & (rows["at"] <= e)
-                vals.append(_kpis.aggregate(rows[inside.to_numpy()], measure.agg))
-            out[key] = pd.DataFrame({"date": ends, "value": [v["value"] for v in vals],
-                                     "n": [v["n"] for v in vals], "target": ctx.cfg.targets.get(key)})
-    return out
 
 
 def _risk_note(r) -> str:
@@ -362,6 +276,14 @@ class Report:
         self.engine = get_engine(self.ws, engine)
         self.weights = _weights.load_active()
         self.as_of = self._resolve_as_of(as_of)
+        self.record()
+
+    def record(self) -> None:
+        """Tell the renderer what this report is for (``as_of``, weights version, data fingerprint):
+        :func:`workbook.report.record`, published once the report object exists, so a notebook
+        needs no plumbing cell of its own (outside a kernel it does nothing)."""
+        from .report import record
+        record(as_of=self.as_of, weights_version=self.weights_version, fingerprint=self.fingerprint)
 
     # -- settings
     def _source(self, key: str | None = None) -> str:
@@ -463,13 +385,14 @@ class Report:
 
     def risk_table(self, rows: pd.DataFrame, caption: str | None = None, with_action: bool = True) -> HtmlFragment:
         table = html_table(self.risk_frame(rows, with_action), caption=caption,
-                           formats={"ARR": "money", "Score": "score", "Change 7 d": lambda v: f"{v:+.1f}"})
+                           formats={"ARR": "money", "Score": "points",
+                                    "Change 7 d": lambda v: display.text(v, "points", change=True)})
         return fragment('<div class="wb-risks">', table, "</div>")
 
     def action_legend(self) -> str:
         """``Recovery starts with the lowest dimension: adoption: ...; engagement: ...`` (plain text)."""
         outreach = (_health.playbooks().get("outreach") or {})
-        dims = self.measured["measured"] or list(_weights.DIMENSIONS)     # an unmeasured one is never lowest
+        dims = self.measured["measured"] or list(DIMENSIONS)     # an unmeasured one is never lowest
         return "Recovery starts with the lowest dimension: " + "; ".join(
             f"{d}: {outreach[d]}" for d in dims if d in outreach) + "."
 
@@ -494,7 +417,7 @@ class Report:
         """Accounts scored without one of the five dimensions (its weight was spread over the others)."""
         h = self.health
         out = []
-        for dim in _weights.DIMENSIONS:
+        for dim in DIMENSIONS:
             n = int(h[dim].isna().sum())
             if n == len(h) and n:
                 out.append(quality.Exclusion(f"health score: {dim}", n, "not measured in this source (no data "
@@ -548,7 +471,8 @@ class Weekly(Report):
 
     @cached_property
     def colour_before(self) -> pd.Series:
-        return colours_before(self.ws, self.health, self.weights, self.as_of - pd.Timedelta(days=7))
+        """Each account's final colour 7 days before ``as_of`` (:func:`workbook.health.colours_on`)."""
+        return _health.colours_on(self.ws, self.health, self.weights, self.as_of - pd.Timedelta(days=7))
 
     def new_red(self) -> int:
         """Red accounts that were not red 7 days before (or not scored then)."""
@@ -566,7 +490,7 @@ class Weekly(Report):
         """The seven KPIs: value, cohort size, change vs last week, target, gap, status."""
         caption = f"Week {period_text(self.period.start, self.period.end)}; previous week " \
                   f"{period_text(self.period.previous_start, self.period.previous_end)}"
-        return html_table(kpi_frame(self.kpis, "last week"), formats={"n": "int"}, status_col="Status",
+        return html_table(kpi_frame(self.kpis, "last week"), formats={"n": "count"}, status_col="Status",
                           caption=caption)
 
     def risks(self) -> HtmlFragment:
@@ -590,13 +514,14 @@ class Weekly(Report):
 
     @cached_property
     def wins_events(self) -> pd.DataFrame:
-        return win_events(self.ws, self.health, self.period.start, self.period.end, self.colour_before)
+        """The week's wins (:func:`workbook.wins.events`)."""
+        return wins.events(self.ws, self.health, self.period.start, self.period.end, self.colour_before)
 
     def wins(self) -> HtmlFragment:
         """This week's wins by kind: first value, onboarding completed, advocacy, turned green."""
         ev = self.wins_events
         rows = []
-        for kind in WIN_KINDS:
+        for kind in wins.KINDS:
             if kind == "advocacy" and not self.ws.has("advocacy"):
                 rows.append({"Win": _WIN_TITLES[kind], "Accounts": None, "Who": "no data (no advocacy table)"})
                 continue
@@ -604,7 +529,7 @@ class Weekly(Report):
             per = k.sort_values("arr", ascending=False).drop_duplicates("account_id")
             who = named(per, self.max_named) if len(per) else "—"
             rows.append({"Win": _WIN_TITLES[kind], "Accounts": len(per), "Who": who})
-        return html_table(pd.DataFrame(rows), formats={"Accounts": "int"},
+        return html_table(pd.DataFrame(rows), formats={"Accounts": "count"},
                           caption=f"Wins dated {period_text(self.period.start, self.period.end)} "
                                   "(largest ARR named first)")
 
@@ -668,7 +593,8 @@ class Monthly(Report):
 
     @cached_property
     def events(self) -> pd.DataFrame:
-        return win_events(self.ws, self.health, self.period.start, self.period.end, self.colour_at_start)
+        """The month's wins (:func:`workbook.wins.events`)."""
+        return wins.events(self.ws, self.health, self.period.start, self.period.end, self.colour_at_start)
 
     def _top_risks(self) -> pd.DataFrame:
         reds = self.reds()
@@ -706,13 +632,13 @@ class Monthly(Report):
             t = _kpis.trend(self.ws, key, periods=self.trend_months, freq="month", as_of=self.as_of, engine=self.engine)
             m = _kpis.MEASURES[key]
             panels.append({"data": t, "x": "period_end", "y": "value", "title": f"{m.label}, by month",
-                           "target": t["target"].iloc[0], "better": m.better, "kind": UNIT_KIND[m.unit]})
+                           "target": t["target"].iloc[0], "better": m.better, "kind": m.unit})
         return plots.trend_grid(panels, ncols=2)
 
     def kpi_table(self) -> HtmlFragment:
         """The seven KPIs for the month against the previous month."""
         prev = month_text(self.period.previous_start, self.period.previous_end)
-        return html_table(kpi_frame(self.kpis, "last month"), formats={"n": "int"}, status_col="Status",
+        return html_table(kpi_frame(self.kpis, "last month"), formats={"n": "count"}, status_col="Status",
                           caption=f"{self.period_label}; previous month {prev}")
 
     def top_risks(self) -> HtmlFragment:
@@ -817,8 +743,8 @@ class Dashboard(Report):
             rows.append({"Stage": stage, "Accounts": int(m.sum()),
                          "Median days in stage": float(days.median()) if m.any() else None,
                          "Longest": float(days.max()) if m.any() else None, "Stuck": int((stuck & m).sum())})
-        return html_table(pd.DataFrame(rows), formats={"Accounts": "int", "Median days in stage": "days",
-                                                       "Longest": "days", "Stuck": "int"},
+        return html_table(pd.DataFrame(rows), formats={"Accounts": "count", "Median days in stage": "days",
+                                                       "Longest": "days", "Stuck": "count"},
                           caption="Time in stage (stuck: longer than the segment's 75th percentile)")
 
     def days_since_signature(self) -> plots.Chart:
@@ -860,7 +786,7 @@ class Dashboard(Report):
                                                         "days_overdue": "Days overdue"})
         return fragment(_p(intro, "wb-note"), html_table(
             view[["Account", "Owner", "Segment", "Signed", "Due", "Days overdue"]],
-            formats={"Signed": "date", "Due": "date", "Days overdue": "int"},
+            formats={"Signed": "date", "Due": "date", "Days overdue": "count"},
             caption=f"Open onboardings past due, most overdue first ({len(view)} of {len(late)})"))
 
     # -- health
@@ -893,13 +819,13 @@ class Dashboard(Report):
     # -- performance
     def performance(self) -> plots.Chart:
         """Rolling KPI charts against their target lines."""
-        series = rolling_kpis(self.ws, PERFORMANCE_KEYS, as_of=self.as_of, days=self.rolling_days, points=self.points,
-                              step_days=self.step_days, engine=self.engine)
+        series = _kpis.rolling(self.ws, PERFORMANCE_KEYS, as_of=self.as_of, days=self.rolling_days,
+                               points=self.points, step_days=self.step_days, engine=self.engine)
         panels = []
         for key in PERFORMANCE_KEYS:
             m = _kpis.MEASURES[key]
             panels.append({"data": series[key], "x": "date", "y": "value", "title": m.label,
-                           "target": series[key]["target"].iloc[0], "better": m.better, "kind": UNIT_KIND[m.unit]})
+                           "target": series[key]["target"].iloc[0], "better": m.better, "kind": m.unit})
         return plots.trend_grid(panels, ncols=2, title=f"Rolling {self.rolling_days}-day KPIs, every "
                                 f"{self.step_days} days")
 
@@ -917,7 +843,7 @@ class Dashboard(Report):
         names = self.accounts.set_index("account_id")["name"]
         view = pd.DataFrame({"Date": s["responded_at"], "Account": s["account_id"].map(names), "Survey": s["kind"],
                              "Score": s["score"], "Comment": s["comment"]}).head(self.max_rows)
-        return html_table(view, formats={"Date": "date", "Score": "int"},
+        return html_table(view, formats={"Date": "date", "Score": "count"},
                           caption=f"Recent survey comments ({len(view)} of {len(s)}, newest first)")
 
     def escalations(self) -> HtmlFragment:
@@ -987,11 +913,12 @@ class Calibration(Report):
 
     @cached_property
     def result(self):
-        """The :class:`workbook.calibration.CalibrationResult` for ``as_of``."""
-        from . import calibration as _cal
-        snaps = _cal.build_snapshots(self.ws, as_of=self.as_of, horizon_days=self.horizon_days, engine=self.engine)
-        return _cal.evaluate(snaps, self.weights, horizon_days=self.horizon_days, accounts=self.accounts,
-                             replicates=self.replicates, seed=self.seed)
+        """The :class:`workbook.evaluation.CalibrationResult` for ``as_of``."""
+        from . import evaluation, snapshots
+        snaps = snapshots.build_snapshots(self.ws, as_of=self.as_of, horizon_days=self.horizon_days,
+                                          engine=self.engine)
+        return evaluation.evaluate(snaps, self.weights, horizon_days=self.horizon_days, accounts=self.accounts,
+                                   replicates=self.replicates, seed=self.seed)
 
     def summary(self) -> HtmlFragment:
         """Two sentences: how the proposal ranks churners and what adopting it would change."""
@@ -1007,13 +934,14 @@ class Calibration(Report):
         rows = [{"Dimension": d + (" (not measured in this data)" if d in unmeasured else ""),
                  f"Current {self.weights_version}": r.current.weights[d],
                  "Proposed": r.proposed.weights[d], "Change": r.proposed.weights[d] - r.current.weights[d],
-                 "Fitted (unrounded)": raw.get(d)} for d in _weights.DIMENSIONS]
+                 "Fitted (unrounded)": raw.get(d)} for d in DIMENSIONS]
         rows.append({"Dimension": "thresholds green / amber",
                      f"Current {self.weights_version}": f"{r.current.green:g} / {r.current.amber:g}",
                      "Proposed": f"{r.proposed.green:g} / {r.proposed.amber:g}", "Change": None,
                      "Fitted (unrounded)": None})
         return html_table(pd.DataFrame(rows),
-                          formats={"Change": lambda v: f"{int(v):+d}", "Fitted (unrounded)": "number"},
+                          formats={"Change": lambda v: display.text(v, "count", change=True),
+                                   "Fitted (unrounded)": "number"},
                           caption="Weights (points out of 100)")
 
     def metrics_table(self) -> HtmlFragment:
@@ -1059,8 +987,8 @@ class Calibration(Report):
                              "95% interval": [f"{max(lo, 0.0):.1%} – {min(hi, 1.0):.1%}" if lo == lo and hi == hi
                                               else "no rows" for lo, hi in zip(b["ci_low"], b["ci_high"])],
                              "Share of churners": b["share_of_churners"], "Band": b["colour"]})
-        return html_table(view, formats={"Rows": "int", "Share of rows": "pct", "Churned": "int", "Churn rate": "pct",
-                                         "Share of churners": "pct"}, status_col="Band",
+        return html_table(view, formats={"Rows": "count", "Share of rows": "fraction", "Churned": "count",
+                                         "Churn rate": "fraction", "Share of churners": "fraction"}, status_col="Band",
                           caption="Churn per colour band on the test rows")
 
     def thresholds(self) -> HtmlFragment:
@@ -1079,7 +1007,7 @@ class Calibration(Report):
             return paragraph("Adopting the proposal would change no account's colour.", "wb-note")
         moves = ch.groupby(["colour_current", "colour_proposed"]).size().rename("Accounts").reset_index()
         moves.insert(0, "Change", moves["colour_current"] + " → " + moves["colour_proposed"])
-        summary = html_table(moves[["Change", "Accounts"]], formats={"Accounts": "int"},
+        summary = html_table(moves[["Change", "Accounts"]], formats={"Accounts": "count"},
                              caption=f"{len(ch):,} accounts change")
         when = _p(f"On {self.result.metrics['colour_changes']['observed_at']}, the latest snapshot, "
                   f"{len(ch):,} accounts would change colour under the proposed weights.", "wb-note")
@@ -1088,7 +1016,7 @@ class Calibration(Report):
                              "ARR": top.get("arr"), "Score now": top["score_current"],
                              "Score proposed": top["score_proposed"], "Now": top["colour_current"],
                              "Direction": top["direction"], "Proposed": top["colour_proposed"]})
-        detail = html_table(view, formats={"ARR": "money", "Score now": "score", "Score proposed": "score"},
+        detail = html_table(view, formats={"ARR": "money", "Score now": "points", "Score proposed": "points"},
                             status_col="Proposed", caption=f"Largest accounts that would change colour "
                                                            f"({len(view)} of {len(ch):,}; worse first)")
         return fragment(when, summary, detail)
@@ -1207,7 +1135,7 @@ class PostCycle(Report):
         if self.cycle is None:
             return None
         r = self.result
-        return plots.cycle_chart(label=r.label, kind=UNIT_KIND[r.unit], diff_kind=CHANGE_KIND[r.unit], better=r.better,
+        return plots.cycle_chart(label=r.label, unit=r.unit, better=r.better,
                                  baseline=r.baseline_value, cycle=r.cycle_value, baseline_n=r.baseline_n,
                                  cycle_n=r.cycle_n, difference=r.difference, low=r.ci_low, high=r.ci_high,
                                  target=r.target, confidence=r.confidence)
@@ -1227,7 +1155,7 @@ class PostCycle(Report):
                                  "value": r.label, "interval": f"{round(100 * r.confidence)}% interval"})
         return html_table(view[["Window", "From", "To", f"{r.member.title()}s", r.label,
                                 f"{round(100 * r.confidence)}% interval"]],
-                          formats={"From": "date", "To": "date", f"{r.member.title()}s": "int"},
+                          formats={"From": "date", "To": "date", f"{r.member.title()}s": "count"},
                           caption=f"{r.label} ({r.better} is better); bootstrap over accounts, "
                                   f"{r.replicates:,} replicates, seed {r.seed}")
 
@@ -1250,5 +1178,5 @@ class PostCycle(Report):
                 for why, n in self.result.excluded.items()]
 
 
-__all__ = ["Calibration", "Dashboard", "Monthly", "PostCycle", "Report", "Weekly", "colours_before", "kpi_frame",
-           "report_defaults", "resolve_data", "rolling_kpis", "win_events"]
+__all__ = ["Calibration", "Dashboard", "Monthly", "PostCycle", "Report", "Weekly", "kpi_frame", "report_defaults",
+           "resolve_data"]

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from .contract import MILESTONES, TABLE_ORDER, TABLES as CONTRACT
 from .errors import BadInput
+from .scoring import DIMENSIONS
 
 END_DATE = "2026-11-15"          # the world's last day (a Sunday); the latest usage.date
 DAYS = 735                       # 105 whole weeks, Monday .. END_DATE
@@ -43,7 +44,6 @@ ROW_GROUP_ROWS = 1 << 20
 BUILD_ORDER = ("accounts", "milestones", "contacts", "touchpoints", "tickets", "surveys", "outcomes",
                "readiness", "time_entries", "advocacy", "overrides", "usage")
 MODULES = ("core", "reporting", "automation", "integrations", "analytics", "workflows", "mobile", "api")
-DIMENSIONS = ("adoption", "engagement", "sentiment", "outcomes", "relationship")
 TRUE_WEIGHTS = {"adoption": 0.40, "engagement": 0.10, "sentiment": 0.05, "outcomes": 0.30, "relationship": 0.15}
 SCENARIOS = ("healthy", "slow_start", "stalled", "championless", "ticket_storm", "declining", "churned")
 SCRIPT_NAME = "Acme <script>alert(1)</script> Ltd"
@@ -676,6 +676,20 @@ def _day_in_week(rng, week: np.ndarray) -> np.ndarray:
     return week * 7 + rng.choice(7, size=week.size, p=[0.21, 0.22, 0.22, 0.20, 0.11, 0.02, 0.02])
 
 
+def _replacement_champions(rng, w: World, acc, role, left) -> tuple[np.ndarray, np.ndarray]:
+    """Accounts and start days of the champions who replace those who left (never in
+    `championless` accounts): likelier and sooner with a strong relationship."""
+    lat_r = w.latent[:, R]
+    gone = np.flatnonzero((role == "champion") & (left < NEVER) & (w.story[acc] != "championless"))
+    q_gone = lat_r[acc[gone], np.clip(left[gone] // 7, 0, WEEKS - 1)]
+    again = rng.random(gone.size) < 0.4 + 0.5 * q_gone
+    gone, q_gone = gone[again], q_gone[again]
+    acc2 = acc[gone]
+    start2 = left[gone] + np.ceil(rng.exponential(7 * (4 + 16 * (1 - q_gone)))).astype(np.int64)
+    ok = start2 < w.end[acc2]
+    return acc2[ok], start2[ok]
+
+
 def _contacts_table(w: World, seed: int, done: dict) -> Columns:
     rng = _rng(seed, _CONTACTS)
     n = w.n
@@ -709,15 +723,7 @@ def _contacts_table(w: World, seed: int, done: dict) -> Columns:
     # the initial champion of a `championless` account leaves in the week the story says
     lost = (np.arange(acc.size) < acc0.size) & (role == "champion") & (w.champion_lost[acc] < NEVER)
     left[lost] = np.maximum(start[lost] + 1, w.champion_lost[acc[lost]] * 7 + rng.integers(0, 5, lost.sum()))
-    # replacements for champions who left (never in `championless` accounts)
-    gone = np.flatnonzero((role == "champion") & (left < NEVER) & (w.story[acc] != "championless"))
-    q_gone = lat_r[acc[gone], np.clip(left[gone] // 7, 0, WEEKS - 1)]
-    again = rng.random(gone.size) < 0.4 + 0.5 * q_gone
-    gone, q_gone = gone[again], q_gone[again]
-    acc2 = acc[gone]
-    start2 = left[gone] + np.ceil(rng.exponential(7 * (4 + 16 * (1 - q_gone)))).astype(np.int64)
-    ok = start2 < w.end[acc2]
-    acc2, start2 = acc2[ok], start2[ok]
+    acc2, start2 = _replacement_champions(rng, w, acc, role, left)
     acc = np.concatenate([acc, acc2])
     role = np.concatenate([role, np.full(acc2.size, "champion", dtype=object)])
     sponsor = np.concatenate([sponsor, np.zeros(acc2.size, dtype=bool)])

@@ -35,6 +35,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .adoption import adoption_signals
 from .errors import BadInput
 
 STAGES = ("onboarding", "adoption", "value realization", "retention", "loyalty & growth")
@@ -411,19 +412,6 @@ def _ticket_victim(ws, grid: pd.DataFrame, cfg: dict, keys: GridKeys | None = No
     return ((s["n"] >= min_t) | (s["esc"] >= min_e)).to_numpy()
 
 
-def _adoption_rows(ws, engine, dates: Iterable) -> pd.DataFrame:
-    """adoption_signals for ``dates`` (one usage query); a DuckDB engine when ``engine`` is None."""
-    from .adoption import adoption_signals
-    from .engines import get_engine
-    if engine is not None:
-        return adoption_signals(ws, engine, list(dates))
-    engine = get_engine(ws)
-    try:
-        return adoption_signals(ws, engine, list(dates))
-    finally:
-        engine.close()
-
-
 def signal_frame(ws, grid: pd.DataFrame, adopt: pd.DataFrame, *, contacts: pd.DataFrame | None = None,
                  entries: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every risk signal for the rows of ``grid`` (account_id, date, segment), given adoption rows
@@ -460,7 +448,7 @@ def risk_signals(ws, dates: Iterable, *, engine=None) -> pd.DataFrame:
     cfg = load_settings()
     days = number(cfg, "signals.decline_window_days", minimum=1, integer=True)
     ends = sorted({pd.Timestamp(d).normalize() for d in dates})
-    adopt = _adoption_rows(ws, engine, ends + [d - pd.Timedelta(days=days) for d in ends])
+    adopt = adoption_signals(ws, ends + [d - pd.Timedelta(days=days) for d in ends], engine=engine)
     grid = _live_grid(ws, ends)
     return signal_frame(ws, grid, adopt)
 
@@ -476,7 +464,7 @@ def decline_pattern(ws, dates: Iterable, *, engine=None) -> pd.DataFrame:
     cfg = load_settings()
     days = number(cfg, "signals.decline_window_days", minimum=1, integer=True)
     ends = sorted({pd.Timestamp(d).normalize() for d in dates})
-    adopt = _adoption_rows(ws, engine, ends + [d - pd.Timedelta(days=days) for d in ends])
+    adopt = adoption_signals(ws, ends + [d - pd.Timedelta(days=days) for d in ends], engine=engine)
     grid = adopt[adopt["date"].isin(ends)][["account_id", "date"]].reset_index(drop=True)
     use = _usage_signals(adopt, grid, cfg)
     now = grid.merge(adopt[["account_id", "date", "breadth", "depth", "frequency", "stakeholders"]],

@@ -40,7 +40,7 @@ import sqlglot
 from sqlglot import exp
 
 from . import queries
-from .contract import KIND_WORDS, TABLES
+from .contract import TABLES
 from .errors import BadInput, Finding
 
 #: Built-in settings, overridden by params/engine.yaml ``spark:``, then env vars, then arguments.
@@ -221,10 +221,6 @@ def _arrow_for_spark(frame: pd.DataFrame) -> pa.Table:
         fields.append(pa.field(f.name, t))
     schema = pa.schema(fields)
     return table if schema == table.schema else table.cast(schema)
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 # ---------------------------------------------------------------------------- the engine
@@ -421,62 +417,49 @@ class SparkEngine:
         typed = self.ws.typed_select("usage", "workbook_raw_usage", raw_types)
         usage = self.spark.sql(to_spark_sql(typed))
         if self.settings["usage_path"] and self.settings["validate_usage"]:
-            self._validate_usage(typed, raw_types, usage, path)
+            self._validate_usage("workbook_raw_usage", raw_types, path)
         return usage
 
-    def _validate_usage(self, typed_sql: str, raw_types: dict[str, str], usage, path: str) -> None:
-        """The contract's usage rules, run by Spark on a usage copy the workspace did not read.
+    def _validate_usage(self, raw: str, raw_types: dict[str, str], path: str) -> None:
+        """The contract's usage checks, run by Spark on a usage copy the workspace did not read.
 
-        Same checks as the workspace: type errors, empty required values, row rules, duplicate
-        (account_id, date, module), accounts missing from ``accounts``. Raises :class:`BadInput`
-        listing every broken rule; returns None when the copy is valid.
+        The workspace's own checks (:func:`workbook.queries.contract_checks`: type errors, values
+        out of range, empty required values, row rules), duplicate (account_id, date, module) and
+        accounts missing from ``accounts``, over the raw view ``raw`` typed by the same SELECT.
+        Raises :class:`BadInput` listing every broken rule; returns None when the copy is valid.
         """
         table = TABLES["usage"]
-        cols = [c for c in table.columns if c.name in raw_types]
-        checks: list[tuple[str, str, str]] = []        # (column, rule text, predicate on t)
-        for c in cols:
-            raw = f't."_{c.name}"'
-            present = f"{raw} IS NOT NULL" + (f" AND trim({raw}) <> ''" if raw_types[c.name] == "VARCHAR" else "")
-            if c.kind != "str":
-                checks.append((c.name, f"must be {KIND_WORDS[c.kind]}", f'({present}) AND t."{c.name}" IS NULL'))
-            if c.required:
-                checks.append((c.name, "must not be empty", f"NOT ({present})"))
-        checks += [(r.column, r.text, f"coalesce({r.broken}, false)") for r in table.rules]
-        tree = sqlglot.parse_one(typed_sql, read="duckdb")
-        both = tree.select(*[f'"{c.name}" AS "_{c.name}"' for c in cols], dialect="duckdb").sql("duckdb")
-        source = f"({both}) AS t"
-        counts = self.spark.sql(to_spark_sql(
-            "SELECT " + ", ".join(f"sum(CASE WHEN {p} THEN 1 ELSE 0 END)" for _, _, p in checks)
-            + f" FROM {source}")).collect()[0]
-        findings = []
-        for (col, text, pred), n in zip(checks, counts):
-            if n:
-                ex = self.spark.sql(to_spark_sql(f"SELECT DISTINCT {table.key} FROM {source} WHERE {pred} LIMIT 3"))
-                findings.append(Finding("error", "usage", col, f"{text} (in {path})", int(n),
-                                        tuple(str(r[0]) for r in ex.collect())))
-        usage.createOrReplaceTempView("workbook_usage_check")
-        dup = self.spark.sql("SELECT account_id, date, module, count(*) AS c FROM workbook_usage_check "
-                             "WHERE account_id IS NOT NULL AND date IS NOT NULL AND module IS NOT NULL "
-                             "GROUP BY account_id, date, module HAVING count(*) > 1")
-        n_dup = dup.agg({"c": "sum"}).collect()[0][0]
-        if n_dup:
-            ex = tuple(f"{r[0]} {r[1]} {r[2]}" for r in dup.limit(3).collect())
-            findings.append(Finding("error", "usage", None, f"duplicate account_id, date, module: each must "
-                                    f"appear once (in {path})", int(n_dup), ex))
+        checks = queries.contract_checks(table, raw_types)
+        source = queries.subquery(queries.typed_select(table, raw, raw_types, raw=True, extra=False))
         ids = self.ws.frame("accounts")[["account_id"]].astype({"account_id": "object"})
         self.spark.createDataFrame(_arrow_for_spark(ids)).createOrReplaceTempView("workbook_accounts")
-        dangling = self.spark.sql(
-            "SELECT u.account_id FROM workbook_usage_check u LEFT JOIN workbook_accounts a "
-            "ON u.account_id = a.account_id WHERE a.account_id IS NULL AND u.account_id IS NOT NULL")
-        n_dangling = dangling.count()
-        if n_dangling:
-            ex = tuple(r[0] for r in dangling.distinct().limit(3).collect())
-            findings.append(Finding("error", "usage", "account_id", "refers to an account that is not in "
-                                    f"accounts (in {path})", n_dangling, ex))
-        for view in ("workbook_usage_check", "workbook_accounts"):
-            self.spark.catalog.dropTempView(view)
+        try:
+            counts = self._collect(queries.check_counts(checks, source, accounts="workbook_accounts"))[0]
+            findings = []
+            for check, n in zip(checks, counts[1:-1]):
+                if n:
+                    ex = self._collect(queries.examples(queries.example_key(table), source, check.predicate))
+                    findings.append(Finding(check.severity, "usage", check.column, f"{check.text} (in {path})",
+                                            int(n), tuple(str(r[0]) for r in ex)))
+            exprs = queries.typed_columns(table, raw_types)
+            dup = sorted(self._collect(queries.duplicates({c: exprs[c] for c in table.unique}, raw)),
+                         key=lambda d: tuple(str(v) for v in d[:-1]))
+            if dup:
+                findings.append(Finding("error", "usage", None, f"duplicate {', '.join(table.unique)}: each must "
+                                        f"appear once (in {path})", sum(int(d[-1]) for d in dup),
+                                        tuple(" ".join(str(v) for v in d[:-1]) for d in dup[:3])))
+            if counts[-1]:
+                ex = self._collect(queries.unknown_accounts(source, "workbook_accounts", n_examples=3))
+                findings.append(Finding("error", "usage", "account_id", "refers to an account that is not in "
+                                        f"accounts (in {path})", int(counts[-1]), tuple(r[0] for r in ex)))
+        finally:
+            self.spark.catalog.dropTempView("workbook_accounts")
         if findings:
             raise BadInput.from_findings(findings)
+
+    def _collect(self, duckdb_sql: str) -> list:
+        """The rows of one DuckDB-dialect query, transpiled and run by Spark."""
+        return self.spark.sql(to_spark_sql(duckdb_sql)).collect()
 
     @staticmethod
     def _duck_type(dtype) -> str:
@@ -494,7 +477,7 @@ class SparkEngine:
             for name, frame in frames.items():
                 con.register(name, frame)
                 names.append(name)
-            return [(r[0], r[1]) for r in con.execute(f"DESCRIBE {duck_sql}").fetchall()]
+            return [(r[0], r[1]) for r in con.execute(queries.describe(query=duck_sql)).fetchall()]
         finally:
             for name in names:
                 con.unregister(name)
@@ -504,10 +487,10 @@ class SparkEngine:
             raise RuntimeError(f"query {query}: Spark returned {result.num_columns} columns, "
                                f"DuckDB {len(types)}")
         result = result.rename_columns([f"c{i}" for i in range(result.num_columns)])
-        select = ", ".join(f"CAST(c{i} AS {t}) AS {_quote(n)}" for i, (n, t) in enumerate(types))
+        columns = [(f"c{i}", t, n) for i, (n, t) in enumerate(types)]
         self._convert.register("spark_result", result)
         try:
-            return self._convert.execute(f"SELECT {select} FROM spark_result").df()
+            return self._convert.execute(queries.cast_columns("spark_result", columns)).df()
         finally:
             self._convert.unregister("spark_result")
 

@@ -1,40 +1,24 @@
 """Styled, escaped HTML tables for reports.
 
 :func:`html_table` turns a DataFrame into an HTML ``<table>``: every header, value and caption is
-escaped with ``html.escape(..., quote=True)``, numbers are formatted by kind (see :func:`fmt`),
-missing values show as "—", and a status column is drawn as a coloured, labelled badge using
-:data:`workbook.plots.PALETTE`. Reports show the result with ``IPython.display.HTML`` (or as the last
-expression of a cell: the result has ``_repr_html_``) after :func:`style_block` once.
+escaped with ``html.escape(..., quote=True)``, numbers are written in their unit (see
+:func:`fmt`, in the short style of :func:`workbook.display.text`), missing values show as "—",
+and a status column is drawn as a coloured, labelled badge using :data:`workbook.display.PALETTE`.
+Reports show the result with ``IPython.display.HTML`` (or as the last expression of a cell: the
+result has ``_repr_html_``) after :func:`style_block` once.
 """
 from __future__ import annotations
 
-import datetime as dt
 import html
-import math
-import numbers
-import re
 from collections.abc import Callable, Mapping
 
 import pandas as pd
 
-from .plots import PALETTE, text_colour_on
+from . import display
+from .display import ALIASES, MISSING, PALETTE, UNITS, is_missing, text_colour_on  # noqa: F401 - re-exported
 
-MISSING = "—"
-
-#: Formatting kinds and what they show (value in, text out).
-KINDS: dict[str, str] = {
-    "days": "a number of days: 23.5 → '23.5 d'",
-    "delta_days": "a change in days: -2 → '-2.0 d', 1.5 → '+1.5 d'",
-    "pct": "a fraction 0..1 as a percentage: 0.712 → '71.2%'",
-    "pp": "a change of a fraction in percentage points: 0.031 → '+3.1 pp'",
-    "nps": "NPS points -100..100, signed: 12 → '+12'",
-    "score": "a 0..100 score, whole: 80.6 → '81'",
-    "money": "whole dollars: 12300 → '$12,300'",
-    "int": "a whole number with thousands separators: 1234 → '1,234'",
-    "number": "a number with two decimals: 1.2345 → '1.23'",
-    "date": "an ISO date: 2024-06-30",
-    "text": "the value as text",
-}
+#: Every format a table column may name: the units, then their older names.
+KINDS: dict[str, str] = {**UNITS, **{k: f"a {'change in ' if c else ''}{u}" for k, (u, c) in ALIASES.items()}}
 
 #: Status words (lower case, spaces) and the palette colour that draws them.
 STATUS_COLOURS: dict[str, str] = {
@@ -57,107 +41,13 @@ class HtmlFragment(str):
         return str(self)
 
 
-def is_missing(value) -> bool:
-    """True for None, NaN, NaT and pandas NA."""
-    if value is None:
-        return True
-    if not pd.api.types.is_scalar(value):
-        return False
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _number(value) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, numbers.Number):
-        value = float(value)
-        return None if math.isnan(value) else value
-    return None
-
-
-def _signed(text_value: float, fmt_spec: str) -> str:
-    text = format(text_value, fmt_spec)
-    zero = format(0.0, fmt_spec.replace("+", ""))
-    return zero if text.lstrip("+-") == zero else text
-
-
-_NEGATIVE_ZERO = re.compile(r"^-(?=\$?0(?:\.0+)?(?![\d.]))")
-
-
-def _no_negative_zero(text: str) -> str:
-    """``-0.0%`` / ``-0`` / ``-$0`` (a tiny negative rounded away) as ``0.0%`` / ``0`` / ``$0``."""
-    return _NEGATIVE_ZERO.sub("", text)
-
-
 def fmt(value, kind: Kind | None = None) -> str:
-    """``value`` as display text (not escaped) for ``kind`` (see :data:`KINDS`); "—" when missing.
-
-    A callable ``kind`` is called with the value. Without a kind, numbers get thousands separators
-    (floats one decimal), dates their ISO form and everything else ``str``. A value that is not a
-    number where a numeric kind expects one is shown as text.
+    """``value`` as a table cell (not escaped): :func:`workbook.display.label`, the short style of
+    the unit ``kind`` names (a unit of :data:`workbook.display.UNITS`, an older name of
+    :data:`workbook.display.ALIASES`, or a callable); "—" when missing. Without a kind, numbers get
+    thousands separators (floats one decimal), dates their ISO form and everything else ``str``.
     """
-    if is_missing(value):
-        return MISSING
-    if callable(kind):
-        return _no_negative_zero(str(kind(value)))
-    return _no_negative_zero(_fmt(value, kind))
-
-
-def _fmt(value, kind: Kind | None) -> str:
-    if kind in (None, "text"):
-        return _auto(value) if kind is None else str(value)
-    if kind == "date":
-        return _date(value)
-    if kind not in KINDS:
-        raise ValueError(f"unknown format kind {kind!r}; known: {', '.join(KINDS)}")
-    number = _number(value)
-    if number is None:
-        return str(value)
-    if kind == "days":
-        return f"{number:.1f} d"
-    if kind == "delta_days":
-        return _signed(number, "+.1f") + " d"
-    if kind == "pct":
-        return f"{number * 100:.1f}%"
-    if kind == "pp":
-        return _signed(number * 100, "+.1f") + " pp"
-    if kind == "nps":
-        return _signed(number, "+.0f")
-    if kind == "score":
-        return f"{number:.0f}"
-    if kind == "money":
-        return ("-" if number < 0 else "") + f"${abs(number):,.0f}"
-    if kind == "int":
-        return f"{round(number):,}"
-    return f"{number:,.2f}"  # number
-
-
-def _date(value) -> str:
-    if isinstance(value, (dt.datetime, pd.Timestamp)):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    try:
-        return pd.Timestamp(value).date().isoformat()
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _auto(value) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (dt.date, pd.Timestamp)):
-        if isinstance(value, (dt.datetime, pd.Timestamp)) and value != pd.Timestamp(value).normalize():
-            return pd.Timestamp(value).isoformat(sep=" ", timespec="minutes")
-        return _date(value)
-    if isinstance(value, numbers.Integral):
-        return f"{int(value):,}"
-    if isinstance(value, numbers.Real):
-        return f"{float(value):,.1f}"
-    return str(value)
+    return display.label(value, kind)
 
 
 def status_key(value) -> str | None:
@@ -252,5 +142,5 @@ def style_block() -> HtmlFragment:
     return HtmlFragment("<style>" + "".join(rules) + "</style>")
 
 
-__all__ = ["HtmlFragment", "KINDS", "MISSING", "STATUS_COLOURS", "fmt", "html_table", "is_missing",
+__all__ = ["ALIASES", "HtmlFragment", "KINDS", "MISSING", "STATUS_COLOURS", "fmt", "html_table", "is_missing",
            "status_key", "style_block"]

@@ -15,8 +15,6 @@ import math
 import os
 import re
 import socket
-import sys
-import tempfile
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -25,10 +23,12 @@ from typing import Any
 
 import yaml
 
+from . import scoring
 from .errors import BadInput
+from .iofmt import atomic_write
 from .params import params_dir, read_yaml
+from .scoring import DIMENSIONS
 
-DIMENSIONS = ("adoption", "engagement", "sentiment", "outcomes", "relationship")
 VERSION_RE = re.compile(r"^v(\d+)\.yaml$")
 
 
@@ -45,7 +45,7 @@ class Weights:
 
     def colour(self, score: float) -> str:
         """``green`` at or above the green threshold, ``amber`` at or above amber, else ``red``."""
-        return "green" if score >= self.green else "amber" if score >= self.amber else "red"
+        return scoring.colour(score, self.green, self.amber)
 
     @property
     def label(self) -> str:
@@ -430,51 +430,12 @@ def _md(text: Any) -> str:
 
 
 # ---------------------------------------------------------------------------- writing files
-def _umask() -> int:
-    """The process umask, read without changing it where the system allows (Linux /proc)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    old = os.umask(0o022)
-    os.umask(old)
-    return old
-
-
-def _new_file_mode() -> int:
-    """The mode a plain ``open(path, "w")`` would give: 0666 less the umask (0644 under umask 022)."""
-    return 0o666 & ~_umask()
-
-
 def _write_new(path: Path, text: str) -> None:
     """Create ``path`` atomically with ``text``; refuse (BadInput) if it already exists."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        os.chmod(tmp, _new_file_mode())          # mkstemp creates 0600: respect the umask instead
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.link(tmp, path)                       # atomic, and fails if the target exists
+        atomic_write(path, text, exclusive=True)
     except FileExistsError:
         raise BadInput(str(path), None, "already exists: an adopted version is never overwritten") from None
-    finally:
-        os.unlink(tmp)
-
-
-def _replace(path: Path, text: str) -> None:
-    """Replace ``path`` atomically (write a temporary file beside it, then rename), keeping its mode."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else _new_file_mode())
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 @contextlib.contextmanager
@@ -602,7 +563,7 @@ def _pointer_text() -> str:
 def _move_pointer(version: str, text: str) -> None:
     """Rewrite only the ``active_weights:`` line of params/health.yaml (comments kept)."""
     moved = _ACTIVE_RE.sub(lambda m: f"{m.group(1)}{version}{m.group(3)}", text, count=1)
-    _replace(params_dir() / "health.yaml", moved)
+    atomic_write(params_dir() / "health.yaml", moved)
 
 
 # ---------------------------------------------------------------------------- adoption
@@ -672,7 +633,7 @@ def _adopt_locked(path, proposal, data, extra, reason, adopted_at, calibrated_ag
     try:
         new = load(target)
         sep = "\n" if base_log.endswith("\n") else "\n\n"      # existing bytes are kept as they are
-        _replace(log_path, base_log + sep + _entry(new, name, _sha256(target), parent_w))
+        atomic_write(log_path, base_log + sep + _entry(new, name, _sha256(target), parent_w))
         log_written = True
         _move_pointer(name, health_text)
     except BaseException:
@@ -680,31 +641,7 @@ def _adopt_locked(path, proposal, data, extra, reason, adopted_at, calibrated_ag
             if log_before is None:
                 log_path.unlink(missing_ok=True)
             else:
-                _replace(log_path, log_before)
+                atomic_write(log_path, log_before)
         target.unlink(missing_ok=True)
         raise
     return new
-
-
-def cli(args) -> int:
-    """``workbook weights list`` and ``workbook weights adopt FILE --reason TEXT [--force]``."""
-    from .cli import print_frame
-    if args.weights_command == "list":
-        table = list_versions()
-        table["active"] = table["active"].map({True: "*", False: ""})
-        table["intact"] = table["intact"].map({True: "yes", False: "EDITED", None: "?"})
-        table["reason"] = table["reason"].map(lambda r: r if r is None or len(r) <= 70 else r[:67] + "...")
-        print_frame(table.astype(object).where(table.notna(), "—"), "table")
-        _, problems = read_log()
-        for problem in problems:
-            print(f"workbook: warning: {weights_dir() / 'CHANGELOG.md'}: {problem}: the log was edited by hand; "
-                  "versions concerned are not shown as intact", file=sys.stderr)
-        return 0
-    new = adopt(args.file, args.reason, force=bool(getattr(args, "force", False)))
-    print(f"adopted {new.version} (parent {new.meta.get('parent')}): {new.path}")
-    if new.meta.get("forced"):
-        print("  forced: the proposal recommended not adopting it (recorded in the change log)")
-    print(f"  weights {'/'.join(str(new.weights[d]) for d in DIMENSIONS)}, thresholds {new.green:g}/{new.amber:g}")
-    print(f"  active_weights -> {new.version} in {params_dir() / 'health.yaml'}; "
-          f"{weights_dir() / 'CHANGELOG.md'} updated")
-    return 0

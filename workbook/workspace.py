@@ -24,8 +24,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from .contract import (DATE_MAX, DATE_MIN, INT_MAX, INT_MIN, KIND_WORDS, OPEN_END_FROM, REQUIRED_TABLES,
-                       SIGNED_RULES, TABLE_ORDER, TABLES, Table)
+from . import queries
+from .contract import REQUIRED_TABLES, SIGNED_RULES, TABLE_ORDER, TABLES, Table
 from .errors import BadInput, Finding
 
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
@@ -34,13 +34,8 @@ SMALL_FILE_HASH_BYTES = 64 * 1024 * 1024
 # DuckDB's own default is 80% of RAM; a bounded limit makes it spill to disk instead, which on a
 # 50-million-row usage file is both smaller (about 1.1 GB peak) and faster (docs/benchmarks.md).
 DEFAULT_MEMORY_LIMIT = "1GB"
-NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                 "UINTEGER", "UBIGINT", "UHUGEINT")
-FLOAT_TYPES = ("FLOAT", "DOUBLE", "REAL")
-WIDE_INT_TYPES = ("HUGEINT", "UBIGINT", "UHUGEINT")   # may hold values beyond BIGINT
-# Column prefix of the raw values beside the typed ones while a table is checked, and the name
-# prefix of that work table (dropped once the typed table exists).
-RAW_PREFIX = "__raw__"
+# Name prefix of the work table holding a small table's typed and raw values while it is checked
+# (dropped once the typed table exists); the raw columns are named queries.RAW_PREFIX + name.
 WORK_PREFIX = "work_"
 # The CSV reader refuses a line longer than this many bytes (DuckDB's max_line_size); raise it
 # with WORKBOOK_CSV_MAX_LINE_SIZE for files with very long values.
@@ -55,16 +50,6 @@ class SourceTable:
     path: Path | None
     format: str          # csv, parquet or duckdb
     rows: int = 0
-
-
-def _qi(name: str) -> str:
-    """Quote an identifier for DuckDB."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _ql(text: str) -> str:
-    """Quote a string literal for DuckDB."""
-    return "'" + str(text).replace("'", "''") + "'"
 
 
 def _text_problem(path: Path) -> str | None:
@@ -169,13 +154,10 @@ class Workspace:
         self.con = duckdb.connect(config={"enable_external_access": True})
         memory_limit = memory_limit or os.environ.get("WORKBOOK_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
         threads = threads or (int(os.environ["WORKBOOK_THREADS"]) if os.environ.get("WORKBOOK_THREADS") else None)
-        if memory_limit:
-            self.con.execute(f"SET memory_limit = {_ql(memory_limit)}")
-        if threads:
-            self.con.execute(f"SET threads = {int(threads)}")
         self._tmp = tempfile.TemporaryDirectory(prefix="workbook-duckdb-")
-        self.con.execute(f"SET temp_directory = {_ql(self._tmp.name)}")
-        self.con.execute("SET preserve_insertion_order = false")
+        for statement in queries.duckdb_settings(memory_limit=memory_limit or None, threads=threads or None,
+                                                 temp_directory=self._tmp.name, preserve_insertion_order=False):
+            self.con.execute(statement)
         self.tables: dict[str, SourceTable] = {}
         self.findings: list[Finding] = []
         self._frames: dict[str, pd.DataFrame] = {}
@@ -221,17 +203,29 @@ class Workspace:
         """The typed ``table`` as pandas, before :func:`_pandas_types` (same values and dtypes as
         DuckDB's ``.df()``). Through Arrow when every column is the contract's: about twice as
         fast on string columns; extra columns keep DuckDB's own conversion."""
-        rel = self.con.sql(f"SELECT * FROM {_qi(table)}")
+        rel = self.con.sql(queries.select_all(table))
         if not set(rel.columns) <= {c.name for c in TABLES[table].columns}:
-            return self.con.execute(f"SELECT * FROM {_qi(table)}").df()
+            return self.con.execute(queries.select_all(table)).df()
         tbl = rel.to_arrow_table()
         tbl = tbl.cast(pa.schema([f.with_type(pa.timestamp("us")) if pa.types.is_date(f.type) else f
                                   for f in tbl.schema]))
         return tbl.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get)
 
-    def sql(self, query: str, params: list | dict | None = None) -> pd.DataFrame:
-        """Run a query in the workspace's DuckDB and return a pandas DataFrame."""
-        return self.con.execute(query, params).df() if params else self.con.execute(query).df()
+    def sql(self, query: str, params: list | dict | None = None,
+            frames: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+        """Run a query in the workspace's DuckDB and return a pandas DataFrame.
+
+        ``frames``: small pandas tables visible to this query only, by name (a cursor of its own).
+        """
+        if not frames:
+            return self.con.execute(query, params).df() if params else self.con.execute(query).df()
+        con = self.con.cursor()
+        try:
+            for name, frame in frames.items():
+                con.register(name, frame)
+            return con.execute(query, params).df() if params else con.execute(query).df()
+        finally:
+            con.close()
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
         """Make a small pandas DataFrame visible to SQL under ``name``."""
@@ -239,7 +233,7 @@ class Workspace:
 
     @property
     def usage_date_range(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-        row = self.con.execute("SELECT min(date), max(date) FROM usage").fetchall()[0] if self.has("usage") else (None, None)
+        row = self.con.execute(queries.usage_date_range()).fetchall()[0] if self.has("usage") else (None, None)
         return (pd.Timestamp(row[0]) if row[0] else None, pd.Timestamp(row[1]) if row[1] else None)
 
     def default_as_of(self) -> pd.Timestamp:
@@ -282,7 +276,7 @@ class Workspace:
         ``raw_types`` (column -> DuckDB type name) describes ``relation`` when it is not the file
         this workspace read (Spark reading usage from another path); default: the source's types.
         """
-        return self._typed_select_sql(TABLES[table], relation, raw_types or self._raw_types[table])
+        return queries.typed_select(TABLES[table], relation, raw_types or self._raw_types[table])
 
     def close(self) -> None:
         self.con.close()
@@ -309,22 +303,21 @@ class Workspace:
                 raise BadInput(str(self.source), None,
                                "is a file, not a data directory or a DuckDB database (.duckdb)")
             try:
-                self.con.execute(f"ATTACH {_ql(str(self.source))} AS src (READ_ONLY)")
+                self.con.execute(queries.attach_read_only(str(self.source)))
             except duckdb.Error as exc:
                 raise BadInput(str(self.source), None, f"is not a readable DuckDB database ({_short(exc)})")
-            kinds = dict(self.con.execute(
-                "SELECT table_name, table_type FROM information_schema.tables "
-                "WHERE table_catalog = 'src' AND table_schema = 'main'").fetchall())
+            kinds = dict(self.con.execute(queries.catalog_tables()).fetchall())
             # Only stored tables are read. A view runs SQL written by whoever made the file, and
             # SQL can read local files (read_text, read_csv); it is refused, and the connection
             # gets no file access beyond the database itself.
-            self.con.execute("SET enable_external_access = false")
+            for statement in queries.duckdb_settings(enable_external_access=False):
+                self.con.execute(statement)
             for name in TABLE_ORDER:
                 if kinds.get(name) == "BASE TABLE":
                     self.tables[name] = SourceTable(name, None, "duckdb")
                 elif name in kinds:
                     self._add("error", name, None, f"is a view in {self.source.name}: views are not read, "
-                              "only stored tables (store it with CREATE TABLE ... AS)")
+                              f"only stored tables (store it with {queries.STORE_AS_TABLE})")
             for name in REQUIRED_TABLES:
                 if name not in self.tables and name not in kinds:
                     self._add("error", name, None, f"required table is missing from {self.source.name}")
@@ -351,10 +344,10 @@ class Workspace:
         raw = f"raw_{st.name}"
         try:
             if st.format == "duckdb":
-                self.con.execute(f"CREATE VIEW {raw} AS SELECT * FROM src.main.{_qi(st.name)}")
+                self.con.execute(queries.create("VIEW", raw, queries.attached_table(st.name)))
             elif st.format == "parquet":
-                self.con.execute(f"CREATE VIEW {raw} AS SELECT * FROM read_parquet({_ql(str(st.path))})")
-                self.con.execute(f"SELECT * FROM {raw} LIMIT 0")
+                self.con.execute(queries.create("VIEW", raw, queries.read_parquet(str(st.path))))
+                self.con.execute(queries.select_all(raw, limit=0))
             else:
                 problem = _text_problem(st.path)
                 if problem:
@@ -363,12 +356,9 @@ class Workspace:
                 # usage is read several times (checks, typed copy): parse it once into a table; a
                 # small table is parsed once by its typing pass, so a view is enough
                 what = "TABLE" if st.name == "usage" else "VIEW"
-                self.con.execute(
-                    f"CREATE {what} {raw} AS SELECT * FROM read_csv({_ql(str(st.path))}, header = true, "
-                    "all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
-                    f"max_line_size = {_csv_max_line_size()})")
+                self.con.execute(queries.create(what, raw, queries.read_csv_text(str(st.path), _csv_max_line_size())))
                 if what == "VIEW":
-                    self.con.execute(f"SELECT * FROM {raw} LIMIT 0")
+                    self.con.execute(queries.select_all(raw, limit=0))
         except duckdb.Error as exc:
             self._unreadable(st, exc)
             return None
@@ -398,18 +388,17 @@ class Workspace:
                           "must appear once (rename or remove the extra one)")
             if repeated:
                 continue
-            cols = self.con.execute(f"DESCRIBE {raw}").fetchall()
+            cols = self.con.execute(queries.describe(raw)).fetchall()
             raw_types = {c[0].strip().lstrip("\ufeff"): c[1] for c in cols}
             renames = {c[0]: c[0].strip().lstrip("\ufeff") for c in cols if c[0] != c[0].strip().lstrip("\ufeff")}
             if renames:   # a stray BOM or blank around a header name
-                sel = ", ".join(f"{_qi(o)} AS {_qi(n)}" for o, n in renames.items())
-                rest = ", ".join(_qi(c[0]) for c in cols if c[0] not in renames)
-                self.con.execute(f"CREATE OR REPLACE VIEW raw2_{name} AS SELECT {sel}{', ' + rest if rest else ''} FROM {raw}")
+                keep = {**renames, **{c[0]: c[0] for c in cols if c[0] not in renames}}
+                self.con.execute(queries.create("VIEW", f"raw2_{name}", queries.select_columns(raw, keep), replace=True))
                 raw = f"raw2_{name}"
             missing = [c for c in table.required_columns if c not in raw_types]
             if missing and st.format == "csv" and name != "usage":
                 try:   # a small CSV is a view, not yet parsed in full: an unreadable file says so first
-                    self.con.execute(f"SELECT count(*) FROM {raw}").fetchone()
+                    self.con.execute(queries.count_rows(raw)).fetchone()
                 except duckdb.Error as exc:
                     self._unreadable(st, exc)
                     continue
@@ -422,24 +411,6 @@ class Workspace:
         if "accounts" in self._typed:
             self._check_foreign_keys()
 
-    def _typed_exprs(self, table: Table, raw_types: dict[str, str]) -> dict[str, str]:
-        out = {}
-        for c in table.columns:
-            if c.name not in raw_types:
-                continue
-            e = _typed_expr(_qi(c.name), c.kind, raw_types[c.name])
-            if c.open_ended:   # 9999-12-31 and the like: no end yet
-                e = f"CASE WHEN ({e}) >= DATE '{OPEN_END_FROM}' THEN NULL ELSE ({e}) END"
-            out[c.name] = e
-        return out
-
-    def _typed_select_sql(self, table: Table, relation: str, raw_types: dict[str, str]) -> str:
-        exprs = self._typed_exprs(table, raw_types)
-        known = {c.name for c in table.columns}
-        extra = [c for c in raw_types if c not in known]
-        parts = [f"{e} AS {_qi(n)}" for n, e in exprs.items()] + [_qi(c) for c in extra]
-        return f"SELECT {', '.join(parts)} FROM {relation}"
-
     def _validate_and_type(self, table: Table, raw: str, raw_types: dict[str, str], st: SourceTable) -> None:
         """Check every rule of ``table`` on ``raw`` (findings), then create the typed relation.
 
@@ -449,121 +420,82 @@ class Workspace:
         that also counts the rows whose account is not in ``accounts``.
         """
         name = table.name
-        exprs = self._typed_exprs(table, raw_types)
-        typed_sql = self._typed_select_sql(table, raw, raw_types)
+        exprs = queries.typed_columns(table, raw_types)
         big = name == "usage"
-        # 1. one aggregate pass: row count, type errors, missing values, row rules, (usage) foreign key
-        checks: list[tuple[str, str | None, str, str]] = []   # (severity, column, text, predicate on r/t)
-        for c in table.columns:
-            if c.name not in exprs:
-                continue
-            rawcol = f"t.{_qi(RAW_PREFIX + c.name)}"   # the raw value, beside the typed t.<col>
-            present = f"{rawcol} IS NOT NULL" + (f" AND trim({rawcol}) <> ''" if raw_types[c.name] == "VARCHAR" else "")
-            typed = f"t.{_qi(c.name)}"
-            # a value that is typed as NULL for a reason other than its kind
-            other = ""
-            if c.kind == "int":
-                overflow = f"({present}) AND {typed} IS NULL AND {_int_like(rawcol, raw_types[c.name])}"
-                checks.append(("error", c.name, f"is out of range: whole numbers must lie within "
-                               f"{INT_MIN}..{INT_MAX}", overflow))
-                other = f" AND NOT ({_int_like(rawcol, raw_types[c.name])})"
-            if c.kind == "date":
-                checks.append(("error", c.name, f"must lie between {DATE_MIN} and {DATE_MAX}",
-                               f"{typed} < DATE '{DATE_MIN}' OR {typed} > DATE '{DATE_MAX}'"))
-            if c.open_ended:
-                parsed = _typed_expr(rawcol, "date", raw_types[c.name])
-                placeholder = f"coalesce(({parsed}) >= DATE '{OPEN_END_FROM}', false)"
-                checks.append(("warning", c.name, f"has a far-future date ({OPEN_END_FROM} or later, e.g. "
-                               "9999-12-31): read as empty (no end yet)", f"({present}) AND {placeholder}"))
-                other = f" AND NOT {placeholder}"
-            if c.kind != "str":
-                checks.append(("error", c.name, f"must be {KIND_WORDS[c.kind]}",
-                               f"({present}) AND {typed} IS NULL{other}"))
-            if c.required:
-                checks.append(("error", c.name, "must not be empty", f"NOT ({present})"))
-        for rule in table.rules:
-            if rule.column is None or rule.column in exprs:
-                checks.append((rule.severity, rule.column, rule.text, f"coalesce({rule.broken}, false)"))
-        both = f"{', '.join(f'{e} AS {_qi(n)}' for n, e in exprs.items())}, " \
-               f"{', '.join(f'{_qi(n)} AS {_qi(RAW_PREFIX + n)}' for n in exprs)}"
         if big:
-            source_rel = f"(SELECT {both} FROM {raw}) AS t"
-        else:   # typed once; the raw values ride along for the checks, extra columns for the copy
-            known = {c.name for c in table.columns}
-            extra = "".join(f", {_qi(c)}" for c in raw_types if c not in known)
-            work = _qi(WORK_PREFIX + name)
+            source = queries.subquery(queries.typed_select(table, raw, raw_types, raw=True, extra=False))
+        else:
+            work = WORK_PREFIX + name
             try:   # a CSV is parsed here, in full, for the first time
-                self.con.execute(f"CREATE TABLE {work} AS SELECT {both}{extra} FROM {raw}")
+                self.con.execute(queries.create("TABLE", work, queries.typed_select(table, raw, raw_types, raw=True)))
             except duckdb.Error as exc:
                 self._unreadable(st, exc)
                 return
-            source_rel = f"{work} AS t"
-        aggs = ["count(*)"] + [f"count(*) FILTER (WHERE {pred})" for _, _, _, pred in checks]
-        join = ""
-        fk = big and "accounts" in self._typed and "account_id" in exprs
-        if fk:   # the foreign-key count rides on the same scan (a LEFT JOIN to the distinct account ids)
-            aggs.append("count(*) FILTER (WHERE t.account_id IS NOT NULL AND a.account_id IS NULL)")
-            join = " LEFT JOIN (SELECT DISTINCT account_id FROM accounts) a ON t.account_id = a.account_id"
-        counts = self.con.execute(f"SELECT {', '.join(aggs)} FROM {source_rel}{join}").fetchall()[0]
-        st.rows = int(counts[0])
-        if fk:
-            self._fk_counts[name] = int(counts[-1])
-        key = table.key if table.key.startswith("t.") else f"t.{_qi(table.key)}"
-        for (sev, col, text, pred), n in zip(checks, counts[1:]):
-            if n:
-                ex = [str(r[0]) for r in self.con.execute(
-                    f"SELECT DISTINCT {key} FROM {source_rel} WHERE {pred} ORDER BY 1 LIMIT 3").fetchall()]
-                self._add(sev, name, col, text, n, tuple(ex))
+            source = queries.aliased(work)
+        # 1. one aggregate pass: row count, type errors, missing values, row rules, (usage) foreign key
+        self._run_checks(table, st, queries.contract_checks(table, raw_types), source,
+                         fk=big and "accounts" in self._typed and "account_id" in exprs)
         # 2. uniqueness
         if table.unique:
-            self._check_unique(table, exprs if big else {c: _qi(c) for c in exprs}, raw if big else work)
+            self._check_unique(table, exprs if big else {c: queries.ident(c) for c in exprs}, raw if big else work)
         # 3. build the typed relation
-        if not big:
-            typed_sql = f"SELECT {', '.join(_qi(n) for n in exprs)}{extra} FROM {work}"
-        if big and st.format in ("parquet", "duckdb"):
-            self.con.execute(f"CREATE VIEW {_qi(name)} AS {typed_sql}")
+        if big:
+            self._create_typed(name, st, queries.typed_select(table, raw, raw_types))
+        else:
+            known = {c.name for c in table.columns}
+            self._create_typed(name, st, queries.select_columns(
+                work, [*exprs, *(c for c in raw_types if c not in known)]))
+            self.con.execute(queries.drop_table(work))
+        self._typed.add(name)
+
+    def _run_checks(self, table: Table, st: SourceTable, checks: list[queries.Check], source: str, *,
+                    fk: bool) -> None:
+        """Count the rows of ``source`` breaking each of ``checks`` in one pass (with ``fk``, also
+        those whose account is not in ``accounts``) and record a finding per broken check."""
+        counts = self.con.execute(queries.check_counts(checks, source, accounts="accounts" if fk else None)).fetchall()[0]
+        st.rows = int(counts[0])
+        if fk:
+            self._fk_counts[table.name] = int(counts[-1])
+        key = queries.example_key(table)
+        for check, n in zip(checks, counts[1:]):
+            if n:
+                ex = [str(r[0]) for r in self.con.execute(queries.examples(key, source, check.predicate)).fetchall()]
+                self._add(check.severity, table.name, check.column, check.text, n, tuple(ex))
+
+    def _create_typed(self, name: str, st: SourceTable, typed_sql: str) -> None:
+        """The typed relation ``name`` from ``typed_sql``: a view over a Parquet or DuckDB usage,
+        else a table; milestones keep the earliest row of each (account, milestone)."""
+        if name == "usage" and st.format in ("parquet", "duckdb"):
+            self.con.execute(queries.create("VIEW", name, typed_sql))
         elif name == "milestones":
-            self.con.execute(f"CREATE TABLE all_milestones AS {typed_sql}")
-            dup = self.con.execute("SELECT account_id, milestone, count(*) AS c FROM all_milestones "
-                                   "GROUP BY ALL HAVING count(*) > 1 ORDER BY 1, 2").fetchall()
+            self.con.execute(queries.create("TABLE", "all_milestones", typed_sql))
+            dup = self.con.execute(queries.milestone_repeats("all_milestones")).fetchall()
             if dup:
                 extra_rows = sum(r[2] - 1 for r in dup)
                 self._add("warning", name, "milestone",
                           "repeats for the same account: the earliest reached_at counts, later ones are ignored",
                           extra_rows, tuple(f"{r[0]} {r[1]}" for r in dup[:3]))
-            # the earliest row of each (account, milestone) pair, extra columns kept
-            self.con.execute("CREATE TABLE milestones AS SELECT * FROM all_milestones QUALIFY row_number() OVER "
-                             "(PARTITION BY account_id, milestone ORDER BY reached_at NULLS LAST) = 1")
+            self.con.execute(queries.create("TABLE", "milestones", queries.earliest_milestones("all_milestones")))
         else:
-            self.con.execute(f"CREATE TABLE {_qi(name)} AS {typed_sql}")
-        if not big:
-            self.con.execute(f"DROP TABLE {work}")
-        self._typed.add(name)
+            self.con.execute(queries.create("TABLE", name, typed_sql))
 
     def _check_unique(self, table: Table, exprs: dict[str, str], raw: str) -> None:
         """Record a finding for repeated values of ``table.unique``; ``exprs`` types ``raw``'s columns."""
-        cols = table.unique
+        cols = {c: exprs[c] for c in table.unique}
         if table.name == "usage":
             # hash first (bounded memory on hundreds of millions of rows), then confirm exactly; the
             # confirming scan runs only when some hash repeats (on valid data: never)
-            hexpr = f"hash({', '.join(exprs[c] for c in cols)})"
-            hashes = f"SELECT {hexpr} AS k FROM {raw} GROUP BY k HAVING count(*) > 1"
-            if not self.con.execute(f"SELECT count(*) FROM ({hashes})").fetchone()[0]:
+            if not self.con.execute(queries.duplicate_hashes(list(cols.values()), raw)).fetchone()[0]:
                 return
-            sql = (f"WITH h AS ({hashes}) "
-                   f"SELECT {', '.join(f'{exprs[c]} AS {_qi(c)}' for c in cols)}, count(*) AS c FROM {raw} "
-                   f"WHERE {hexpr} IN (SELECT k FROM h) GROUP BY ALL HAVING count(*) > 1")
+            sql = queries.duplicates(cols, raw, hashed=True)
         else:
-            sql = (f"SELECT {', '.join(f'{exprs[c]} AS {_qi(c)}' for c in cols)}, count(*) AS c FROM {raw} "
-                   f"GROUP BY ALL HAVING count(*) > 1")
+            sql = queries.duplicates(cols, raw)
         dups = sorted(self.con.execute(sql).fetchall(), key=lambda d: tuple(str(v) for v in d[:-1]))
         dups = [d for d in dups if all(v is not None for v in d[:-1])]
         if dups:
-            what = ", ".join(cols)
-            self._add("error", table.name, cols[0] if len(cols) == 1 else None,
-                      f"duplicate {what}: each must appear once", sum(d[-1] for d in dups),
-                      tuple(" ".join(str(v.date() if hasattr(v, 'date') and not isinstance(v, str) else v)
-                                     for v in d[:-1]) for d in dups[:3]))
+            self._add("error", table.name, table.unique[0] if len(cols) == 1 else None,
+                      f"duplicate {', '.join(cols)}: each must appear once", sum(d[-1] for d in dups),
+                      tuple(_example_text(d[:-1]) for d in dups[:3]))
 
     def _check_foreign_keys(self) -> None:
         for name in TABLE_ORDER:                      # contract order: stable messages
@@ -572,82 +504,26 @@ class Workspace:
             table = TABLES[name]
             if name == "accounts" or "account_id" not in {c.name for c in table.columns}:
                 continue
-            base = f"FROM {_qi(name)} t ANTI JOIN accounts a ON t.account_id = a.account_id WHERE t.account_id IS NOT NULL"
+            source = queries.aliased(name)
             n = self._fk_counts[name] if name in self._fk_counts else \
-                self.con.execute(f"SELECT count(*) {base}").fetchall()[0][0]
+                self.con.execute(queries.unknown_accounts(source)).fetchall()[0][0]
             if n:
-                ex = [r[0] for r in self.con.execute(
-                    f"SELECT DISTINCT t.account_id {base} ORDER BY 1 LIMIT 3").fetchall()]
+                ex = [r[0] for r in self.con.execute(queries.unknown_accounts(source, n_examples=3)).fetchall()]
                 self._add("error", name, "account_id", "refers to an account that is not in accounts", n, tuple(ex))
         for name, (column, text) in SIGNED_RULES.items():
             if name not in self._typed:
                 continue
-            relation = "all_milestones" if name == "milestones" else _qi(name)
-            key = TABLES[name].key if TABLES[name].key.startswith("t.") else f"t.{_qi(TABLES[name].key)}"
-            base = (f"FROM {relation} t JOIN accounts a ON t.account_id = a.account_id "
-                    f"WHERE t.{_qi(column)} < a.signed_at")
-            n = self.con.execute(f"SELECT count(*) {base}").fetchall()[0][0]
+            relation = "all_milestones" if name == "milestones" else name
+            n = self.con.execute(queries.before_signature(relation, column)).fetchall()[0][0]
             if n:
-                ex = [str(r[0]) for r in self.con.execute(f"SELECT DISTINCT {key} {base} ORDER BY 1 LIMIT 3").fetchall()]
+                key = queries.example_key(TABLES[name])
+                ex = [str(r[0]) for r in self.con.execute(queries.before_signature(relation, column, key=key)).fetchall()]
                 self._add("error", name, column, text, n, tuple(ex))
 
 
-def _int_like(col: str, raw_type: str) -> str:
-    """SQL: ``col`` (raw) holds a whole number, whatever its size (a typing NULL is then overflow)."""
-    raw_type = raw_type.upper()
-    if raw_type in NUMERIC_TYPES:
-        return f"{col} IS NOT NULL"
-    if raw_type in FLOAT_TYPES or raw_type.startswith("DECIMAL"):
-        return f"coalesce(isfinite(CAST({col} AS DOUBLE)) AND {col} = floor({col}), false)"
-    return f"coalesce(regexp_full_match(trim(CAST({col} AS VARCHAR)), '[+-]?[0-9]+(\\.0*)?'), false)"
-
-
-def _typed_expr(col: str, kind: str, raw_type: str) -> str:
-    raw_type = raw_type.upper()
-    if raw_type == "VARCHAR":
-        s = f"NULLIF(trim({col}), '')"
-        if kind == "str":
-            return s
-        if kind == "date":
-            return (f"CASE WHEN regexp_full_match({s}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([ T].*)?') "
-                    f"THEN CAST(TRY_CAST({s} AS TIMESTAMP) AS DATE) END")
-        if kind == "int":
-            return (f"CASE WHEN regexp_full_match({s}, '[+-]?[0-9]+') THEN TRY_CAST({s} AS BIGINT) "
-                    f"WHEN regexp_full_match({s}, '[+-]?[0-9]+\\.0*') "
-                    f"THEN TRY_CAST(regexp_extract({s}, '^[+-]?[0-9]+') AS BIGINT) END")
-        if kind == "float":
-            return f"CASE WHEN isfinite(TRY_CAST({s} AS DOUBLE)) THEN TRY_CAST({s} AS DOUBLE) END"
-        if kind == "bool":
-            return (f"CASE lower({s}) WHEN 'true' THEN true WHEN '1' THEN true WHEN 'yes' THEN true "
-                    f"WHEN 'false' THEN false WHEN '0' THEN false WHEN 'no' THEN false END")
-    if kind == "str":
-        return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
-    if kind == "date":
-        if raw_type == "DATE":
-            return col
-        if raw_type.startswith("TIMESTAMP"):
-            return f"CAST({col} AS DATE)"
-        return _typed_expr(f"CAST({col} AS VARCHAR)", kind, "VARCHAR")
-    if kind == "int":
-        if raw_type in WIDE_INT_TYPES:   # an unsigned 64-bit or a 128-bit value may not fit
-            return f"TRY_CAST({col} AS BIGINT)"
-        if raw_type in NUMERIC_TYPES:
-            return f"CAST({col} AS BIGINT)"
-        if raw_type in FLOAT_TYPES or raw_type.startswith("DECIMAL"):
-            return (f"CASE WHEN isfinite(CAST({col} AS DOUBLE)) AND {col} = floor({col}) "
-                    f"THEN TRY_CAST({col} AS BIGINT) END")
-        return _typed_expr(f"CAST({col} AS VARCHAR)", kind, "VARCHAR")
-    if kind == "float":
-        if raw_type in NUMERIC_TYPES or raw_type in FLOAT_TYPES or raw_type.startswith("DECIMAL"):
-            return f"CASE WHEN isfinite(CAST({col} AS DOUBLE)) THEN CAST({col} AS DOUBLE) END"
-        return _typed_expr(f"CAST({col} AS VARCHAR)", kind, "VARCHAR")
-    if kind == "bool":
-        if raw_type == "BOOLEAN":
-            return col
-        if raw_type in NUMERIC_TYPES:
-            return f"CASE {col} WHEN 1 THEN true WHEN 0 THEN false END"
-        return _typed_expr(f"CAST({col} AS VARCHAR)", kind, "VARCHAR")
-    raise ValueError(kind)
+def _example_text(values) -> str:
+    """A repeated key as a finding shows it: values joined by blanks, timestamps as dates."""
+    return " ".join(str(v.date() if hasattr(v, 'date') and not isinstance(v, str) else v) for v in values)
 
 
 def _pandas_types(df: pd.DataFrame, table: Table) -> pd.DataFrame:

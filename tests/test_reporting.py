@@ -1,0 +1,243 @@
+"""The report sections, in process, on the 150-account sample world (tests/conftest.py).
+
+Each section is read back as rows of text (tests/pagetables.py) and checked against the tested
+modules it presents: the KPI table against :func:`workbook.kpis.compute`, the risks against the
+red accounts of :func:`workbook.health.health_table`, the wins against :func:`workbook.wins.events`.
+Settings: where each one comes from (the source's ``report_params.yaml``, ``params/<report>.yaml``,
+an explicit ``-p``) and that a bad one is refused naming where it came from.
+"""
+from __future__ import annotations
+
+import html
+import re
+
+import pandas as pd
+import pytest
+
+from pagetables import tables as read_tables
+from workbook import health, kpis, narrative, quality, reporting, scoring, wins
+from workbook.errors import BadInput
+
+SAMPLE_ASK = "Sales: put the customer's named onboarding owner"
+
+
+@pytest.fixture(scope="module")
+def weekly(sample_dir):
+    rep = reporting.Weekly(data=sample_dir)
+    yield rep
+    rep.close()
+
+
+@pytest.fixture(scope="module")
+def monthly(sample_dir):
+    rep = reporting.Monthly(data=sample_dir)
+    yield rep
+    rep.close()
+
+
+@pytest.fixture(scope="module")
+def dashboard(sample_dir):
+    rep = reporting.Dashboard(data=sample_dir, points=4)
+    yield rep
+    rep.close()
+
+
+def only_table(fragment) -> dict:
+    tables = read_tables(str(fragment))
+    assert len(tables) == 1, [t["caption"] for t in tables]
+    return tables[0]
+
+
+# ---------------------------------------------------------------------------- weekly
+def test_weekly_kpi_table_holds_the_seven_kpis_as_computed(weekly, sample_ws):
+    table = only_table(weekly.kpi_table())
+    computed = kpis.compute(sample_ws, as_of=weekly.as_of, period="week")["kpis"]
+    assert [r["KPI"] for r in table["rows"]] == [kpis.MEASURES[k].label for k in kpis.KPIS]
+    assert len(table["rows"]) == 7
+    for row, (key, k) in zip(table["rows"], computed.items()):
+        unit = kpis.MEASURES[key].unit
+        assert row["Value"] == narrative.value_text(k["value"], unit), key
+        assert row["Target"] == narrative.value_text(k["target"], unit), key
+        assert row["n"] == (f"{k['n']:,}" if k["value"] is not None or k["n"] else "—"), key
+        if k["value"] is not None and k["previous"] is not None:
+            change = reporting.change_text(k["value"] - k["previous"], unit)
+            assert row["Change vs last week"].startswith(change), key
+    assert table["caption"].startswith(f"Week {reporting.period_text(weekly.period.start, weekly.period.end)}")
+
+
+def test_weekly_risks_list_exactly_the_red_accounts_by_arr(weekly, sample_ws):
+    h = health.health_table(sample_ws, weekly.as_of)
+    reds = h[h["colour"] == "red"].sort_values(["arr", "score"], ascending=[False, True])
+    assert len(reds) > 0
+    text = str(weekly.risks())
+    table = only_table(text)
+    shown = reds.head(weekly.max_risks)
+    assert [r["Account"] for r in table["rows"]] == shown["name"].tolist()
+    assert [r["ARR"] for r in table["rows"]] == [f"${a:,.0f}" for a in shown["arr"]]
+    assert [r["Score"] for r in table["rows"]] == [f"{s:.0f}" for s in shown["score"]]
+    assert f"{len(reds)} accounts are red ({narrative.money_text(reds['arr'].sum())} ARR" in text
+    assert table["caption"] == f"Red accounts, largest ARR first ({len(shown)} of {len(reds)})"
+
+
+def test_weekly_new_red_counts_reds_that_were_not_red_a_week_before(weekly, sample_ws):
+    before = health.colours_on(sample_ws, weekly.health, weekly.weights, weekly.as_of - pd.Timedelta(days=7))
+    red = weekly.health["colour"] == "red"
+    assert weekly.new_red() == int((red & (before != "red")).sum())
+    assert f"{weekly.new_red():,} new this week" in str(weekly.risks())
+
+
+def test_weekly_wins_count_the_wins_of_the_week(weekly, sample_ws):
+    ev = wins.events(sample_ws, weekly.health, weekly.period.start, weekly.period.end, weekly.colour_before)
+    rows = {r["Win"]: r for r in only_table(weekly.wins())["rows"]}
+    assert list(rows) == ["First value reached", "Onboarding completed", "Advocacy", "Turned green"]
+    for kind in wins.KINDS:
+        n = ev.loc[ev["kind"] == kind, "account_id"].nunique()
+        assert rows[kind[0].upper() + kind[1:]]["Accounts"] == f"{n:,}"
+
+
+def test_weekly_headline_and_asks_from_the_source(weekly):
+    headline = str(weekly.headline())
+    red = int((weekly.health["colour"] == "red").sum())
+    assert headline.startswith('<p class="wb-headline">We are') and f"{red} accounts are red" in headline
+    asks = str(weekly.asks())
+    assert asks.startswith('<ul class="wb-asks">') and asks.count("<li>") == 3 and html.escape(SAMPLE_ASK) in asks
+
+
+def test_data_quality_section_and_provenance_line(weekly):
+    dq = str(weekly.data_quality())
+    assert dq.startswith('<div class="wb-quality">') and dq.endswith("</div>")
+    assert "Validation found" in dq
+    prov = str(weekly.provenance())
+    assert prov.startswith('<p class="wb-provenance">Provenance: data fingerprint ')
+    for part in (weekly.fingerprint, f"as of {weekly.as_of:%Y-%m-%d}", f"weights {weekly.weights_version}",
+                 "engine duckdb", "generated "):
+        assert part in prov
+    assert re.search(r"generated \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC</p>$", prov)
+
+
+def test_header_is_the_style_block_and_the_subtitle(weekly):
+    header = str(weekly.header())
+    assert header.startswith("<style>") and f"{len(weekly.health):,} live accounts" in header
+
+
+# ---------------------------------------------------------------------------- settings
+def test_settings_come_from_the_source_then_the_defaults_file_then_p(sample_dir):
+    assert reporting.source_defaults("weekly", sample_dir)["asks"][0].startswith(SAMPLE_ASK)
+    assert reporting.report_defaults("weekly")["asks"] == []
+    rep = reporting.Weekly(data=sample_dir)                      # the source's asks over params/weekly.yaml
+    try:
+        assert rep.asks_list[0].startswith(SAMPLE_ASK) and rep.max_risks == 10
+    finally:
+        rep.close()
+    rep = reporting.Weekly(data=sample_dir, asks=[], max_risks=3)  # a scheduler passing the defaults: source wins
+    try:
+        assert rep.asks_list[0].startswith(SAMPLE_ASK) and rep.max_risks == 3
+    finally:
+        rep.close()
+    rep = reporting.Weekly(data=sample_dir, asks=["Finance: approve the trainer"])   # -p wins over both
+    try:
+        assert rep.asks_list == ["Finance: approve the trainer"]
+    finally:
+        rep.close()
+
+
+def test_a_bad_setting_names_where_it_came_from(sample_dir):
+    with pytest.raises(BadInput) as given:
+        reporting.Weekly(data=sample_dir, max_risks=0)
+    assert (given.value.table, given.value.column) == ("-p", "max_risks")
+    assert "whole number >= 1" in given.value.rule
+    with pytest.raises(BadInput) as given:
+        reporting.Monthly(data=sample_dir, recommendations={"time_to_value_days": "Fix {nothing}"})
+    assert (given.value.table, given.value.column) == ("-p", "recommendations.time_to_value_days")
+
+
+def test_source_of_a_setting(weekly):
+    assert weekly._source("max_risks") == "params/weekly.yaml"
+    assert weekly._source() == "params/weekly.yaml"
+
+
+# ---------------------------------------------------------------------------- monthly
+def test_monthly_kpi_table_and_story(monthly, sample_ws):
+    computed = kpis.compute(sample_ws, as_of=monthly.as_of, period="month")["kpis"]
+    rows = only_table(monthly.kpi_table())["rows"]
+    assert [r["Value"] for r in rows] == [narrative.value_text(k["value"], kpis.MEASURES[key].unit)
+                                          for key, k in computed.items()]
+    story = str(monthly.story())
+    ev = monthly.events
+    first = int((ev["kind"] == "first value reached").sum())
+    assert f"{narrative.plural(first, 'customer')} reached first value" in story
+    reds = monthly.reds()
+    assert f"holding {narrative.money_text(reds['arr'].sum())} of ARR" in story
+    assert f"the largest is {reds.iloc[0]['name']}" in story
+
+
+def test_monthly_top_risks_put_alerts_first(monthly):
+    rows = only_table(monthly.top_risks())["rows"]
+    reds = monthly.reds()
+    expected = reds.assign(a=reds["alert"].astype(bool)).sort_values(["a", "arr"], ascending=[False, False])
+    assert [r["Account"] for r in rows] == expected["name"].head(monthly.top).tolist()
+
+
+# ---------------------------------------------------------------------------- dashboard
+def test_dashboard_red_accounts_are_every_red_account(dashboard):
+    reds = dashboard.reds()
+    rows = only_table(dashboard.red_accounts())["rows"]
+    assert [r["Account"] for r in rows] == reds["name"].tolist()
+    assert "Recovery action" not in rows[0]
+
+
+def test_dashboard_performance_charts_the_rolling_kpis(dashboard):
+    chart = dashboard.performance()
+    series = kpis.rolling(dashboard.ws, reporting.PERFORMANCE_KEYS, as_of=dashboard.as_of, days=90, points=4,
+                          step_days=7)
+    ttv = series["time_to_value_days"]["value"].iloc[-1]
+    assert "Time to value: 4 points from" in chart.alt
+    assert f"latest {ttv:.1f} d" in chart.alt
+
+
+def test_dashboard_colour_counts_state_every_colour(dashboard):
+    counts = dashboard.health["colour"].astype(object).value_counts()
+    alt = dashboard.colour_counts().alt
+    for colour in scoring.COLOURS:
+        assert f"{int(counts.get(colour, 0)):,} {colour}" in alt
+
+
+# ---------------------------------------------------------------------------- post-cycle, calibration
+def test_post_cycle_five_lines_and_table(sample_dir):
+    rep = reporting.PostCycle(data=sample_dir, replicates=200)
+    try:
+        lines = str(rep.five_lines())
+        assert re.findall(r"<dt>([^<]+)</dt>", lines) == ["Hypothesis", "Intervention", "Result", "Decision",
+                                                          "Next cycle"]
+        table = only_table(rep.comparison_table())
+        assert [r["Window"] for r in table["rows"]][:2] == ["baseline", "cycle"]
+        r = rep.result
+        assert table["rows"][1][r.label] == narrative.value_text(r.cycle_value, r.unit)
+        assert rep.chart().alt.startswith(f"Bar chart and interval plot: {r.label}.")
+        assert rep.decision().startswith('<p><span class="wb-badge wb-')
+    finally:
+        rep.close()
+
+
+def test_calibration_weights_table_and_summary(sample_dir):
+    rep = reporting.Calibration(data=sample_dir, replicates=20)
+    try:
+        r = rep.result
+        rows = only_table(rep.weights_table())["rows"]
+        assert [r_["Dimension"].split(" (")[0] for r_ in rows] == [*scoring.DIMENSIONS, "thresholds green / amber"]
+        for row, d in zip(rows, scoring.DIMENSIONS):
+            assert row[f"Current {rep.weights_version}"] == f"{r.current.weights[d]:,}"
+            assert row["Proposed"] == f"{r.proposed.weights[d]:,}"
+            assert row["Change"] == f"{r.proposed.weights[d] - r.current.weights[d]:+d}"
+        assert rows[-1]["Proposed"] == f"{r.proposed.green:g} / {r.proposed.amber:g}" and rows[-1]["Change"] == "—"
+        summary = str(rep.summary())
+        assert summary.startswith('<p class="wb-headline">Recommendation: ')
+        assert f"change the colour of {narrative.plural(len(r.colour_changes), 'account')} today" in summary
+        assert rep.reliability().alt.startswith("Reliability diagram: ")
+    finally:
+        rep.close()
+
+
+def test_exclusions_are_quality_rows(weekly):
+    for e in weekly.exclusions():
+        assert isinstance(e, quality.Exclusion) and e.rows > 0
