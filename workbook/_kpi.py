@@ -403,7 +403,7 @@ def aggregate(rows: pd.DataFrame | None, agg: str = "mean") -> dict:
 
 def measure(key: str) -> Measure:
     if key not in MEASURES:
-        raise BadInput("kpi", None, f"unknown KPI or metric {key!r}: use one of {', '.join(MEASURES)}")
+        raise BadInput("key", None, f"unknown KPI or metric {key!r}: use one of {', '.join(MEASURES)}")
     return MEASURES[key]
 
 

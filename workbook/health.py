@@ -520,13 +520,13 @@ def history_dates(start, end, freq: str | int = "W") -> list[pd.Timestamp]:
     ``D`` = daily, ``M`` = month ends (and ``end``), or an integer step in days back from ``end``."""
     start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
     if end < start:
-        raise BadInput("history", "start", f"must be on or before end ({start:%Y-%m-%d} > {end:%Y-%m-%d})")
+        raise BadInput("start", None, f"must be on or before end ({start:%Y-%m-%d} > {end:%Y-%m-%d})")
     if freq in ("M", "ME"):
         pts = list(pd.date_range(start, end, freq="ME")) + [end]
         return sorted(set(pts))
     step = {"W": 7, "D": 1}.get(freq, freq) if isinstance(freq, str) else freq
     if isinstance(step, str) or int(step) < 1:
-        raise BadInput("history", "freq", f"must be W, D, M or a number of days >= 1, got {freq!r}")
+        raise BadInput("freq", None, f"must be W, D, M or a number of days >= 1, got {freq!r}")
     n = (end - start).days // int(step)
     return [end - pd.Timedelta(days=int(step) * k) for k in range(n, -1, -1)]
 
@@ -595,7 +595,7 @@ def waterfall(driver_rows: pd.DataFrame, account_id: str) -> pd.DataFrame:
     dimension, score now), ``points`` (the step's value), ``start`` and ``end`` (bar ends)."""
     row = driver_rows[driver_rows["account_id"] == account_id]
     if row.empty:
-        raise BadInput("drivers", "account_id", f"no row for account {account_id!r}")
+        raise BadInput("account_id", None, f"no row for account {account_id!r}")
     r = row.iloc[0]
     steps, start = [("score before", float(r["score_before"]), 0.0, float(r["score_before"]))], float(r["score_before"])
     for d in DIMENSIONS:

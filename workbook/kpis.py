@@ -124,7 +124,7 @@ def ttv_rolling(ws, as_of=None, days: int = 90, points: int = 26, step_days: int
     ``n``, ``target`` (days). One pass over the data.
     """
     if days < 1 or points < 1 or step_days < 1:
-        raise BadInput("ttv_rolling", None, "days, points and step_days must be at least 1")
+        raise BadInput("days", None, "days, points and step_days must be at least 1")
     out = rolling(ws, ["time_to_value_days"], as_of=as_of, days=days, points=points, step_days=step_days,
                   engine=engine)["time_to_value_days"]
     return _nones(out, ["value", "target"])
@@ -141,7 +141,7 @@ def rolling(ws, keys, as_of=None, days: int = 90, points: int = 26, step_days: i
     None (or NaN) for an empty window and for a KPI whose table is absent.
     """
     if days < 1 or points < 1 or step_days < 1:
-        raise BadInput("rolling", None, "days, points and step_days must be at least 1")
+        raise BadInput("days", None, "days, points and step_days must be at least 1")
     out = {}
     with open_context(ws, as_of, engine) as ctx:
         ends = [ctx.as_of - pd.Timedelta(days=step_days * i) for i in range(points)][::-1]
