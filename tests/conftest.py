@@ -30,6 +30,19 @@ def sample_ws(sample_dir):
     ws.close()
 
 
+@pytest.fixture
+def params(tmp_path, monkeypatch):
+    """A private copy of the repository's params/ that ``WORKBOOK_PARAMS`` points at, so a test
+    may adopt weights or edit settings without touching the repository's files."""
+    import shutil
+    from pathlib import Path
+    dst = tmp_path / "params"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "params", dst)
+    monkeypatch.setenv("WORKBOOK_PARAMS", str(dst))
+    monkeypatch.delenv("WORKBOOK_LOCK_TIMEOUT", raising=False)
+    return dst
+
+
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield

@@ -43,15 +43,6 @@ def ws(world):
     ws.close()
 
 
-@pytest.fixture
-def params(tmp_path, monkeypatch) -> Path:
-    """A private copy of params/ (adoption writes into it, never into the repository's)."""
-    dst = tmp_path / "params"
-    shutil.copytree(REPO_PARAMS, dst)
-    monkeypatch.setenv("WORKBOOK_PARAMS", str(dst))
-    return dst
-
-
 def run(capsys, *argv) -> tuple[int, str, str]:
     code = cli.main([str(a) for a in argv])
     out, err = capsys.readouterr()

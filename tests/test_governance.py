@@ -25,15 +25,6 @@ MAP = [round(0.9 - 0.008 * s, 6) for s in range(101)]
 V1_WEIGHTS = {"adoption": 30, "engagement": 20, "sentiment": 15, "outcomes": 20, "relationship": 15}
 
 
-@pytest.fixture
-def params(tmp_path, monkeypatch):
-    dst = tmp_path / "params"
-    shutil.copytree(REPO_PARAMS, dst)
-    monkeypatch.setenv("WORKBOOK_PARAMS", str(dst))
-    monkeypatch.delenv("WORKBOOK_LOCK_TIMEOUT", raising=False)
-    return dst
-
-
 def _proposal(path: Path, weights=None, **extra) -> Path:
     doc = {"weights": weights or {"adoption": 40, "engagement": 10, "sentiment": 5, "outcomes": 30,
                                   "relationship": 15},

@@ -16,15 +16,6 @@ REPO_PARAMS = Path(__file__).resolve().parent.parent / "params"
 MAP = [round(0.9 - 0.008 * s, 6) for s in range(101)]          # 0.9 at score 0 down to 0.1 at 100
 
 
-@pytest.fixture
-def params(tmp_path, monkeypatch):
-    """A private copy of params/ that WORKBOOK_PARAMS points at (the repo's files are never touched)."""
-    dst = tmp_path / "params"
-    shutil.copytree(REPO_PARAMS, dst)
-    monkeypatch.setenv("WORKBOOK_PARAMS", str(dst))
-    return dst
-
-
 def _proposal(path: Path, weights=None, **extra) -> Path:
     doc = {"weights": weights or {"adoption": 40, "engagement": 10, "sentiment": 5, "outcomes": 30,
                                   "relationship": 15},
