@@ -11,6 +11,14 @@ pandas, matplotlib, seaborn) and draws one figure, executed and rendered exactly
 
 Without notebooks in ``notebooks/`` it times the stand-in notebook of the tests. Prints one line
 per run and a summary; with ``--max-ratio``/``--max-total`` it exits 1 when a limit is broken.
+
+``--batch`` times the command itself, side by side in one run: ``workbook report weekly`` alone
+against ``workbook report all`` (the five scheduled reports in one process, one validation, one
+kernel, shared results), alternating, ``--repeat`` times each; the target (issue 15) is ``all``
+within 2.5 × ``weekly`` (``--max-batch-ratio``)::
+
+    python benchmarks/bench_report.py --batch --repeat 3                         # 1,500 accounts
+    python benchmarks/bench_report.py --batch --repeat 2 --data benchmarks/data/s20k --accounts 20000
 """
 from __future__ import annotations
 
@@ -64,6 +72,75 @@ def timed_render(name: str, notebook_dir: Path, out: Path, **kwargs) -> float:
     return time.perf_counter() - started
 
 
+def timed_command(names: list[str], data: Path, out: Path) -> float:
+    """Seconds of one ``workbook report NAMES... --data DATA --out OUT`` (it must exit 0)."""
+    import subprocess
+    started = time.perf_counter()
+    done = subprocess.run([str(Path(sys.executable).parent / "workbook"), "report", *names, "--data", str(data),
+                           "--out", str(out)], capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"workbook report {' '.join(names)} exited {done.returncode}:\n{done.stderr[-2000:]}")
+    return seconds
+
+
+def batch_main(args) -> int:
+    """``weekly`` alone vs ``all``, alternating, medians and their ratio (with the load average)."""
+    from _common import ensure_world
+    data = Path(args.data) if args.data else REPO / "benchmarks" / "data" / "compare"
+    ensure_world(data, args.accounts)
+    runs: dict[str, list[float]] = {"weekly": [], "all": []}
+    with tempfile.TemporaryDirectory(prefix="wb-bench-") as tmp:
+        for i in range(args.repeat):
+            for label in runs:
+                seconds = timed_command([label], data, Path(tmp) / f"out-{label}-{i}")
+                runs[label].append(seconds)
+                print(f"{label:<7} run {i + 1}: {seconds:6.2f} s", flush=True)
+    weekly, every = statistics.median(runs["weekly"]), statistics.median(runs["all"])
+    ratio = every / weekly
+    load = Path("/proc/loadavg").read_text().strip() if Path("/proc/loadavg").exists() else "n/a"
+    print(f"\ndata {data}\nworkbook report weekly  median {weekly:6.2f} s  ({len(runs['weekly'])} runs)")
+    print(f"workbook report all     median {every:6.2f} s  ({len(runs['all'])} runs)")
+    print(f"ratio all / weekly      {ratio:6.2f}  (target <= {args.max_batch_ratio})\nload average  {load}")
+    return 1 if ratio > args.max_batch_ratio else 0
+
+
+def each_red_main(args) -> int:
+    """``workbook report account --each red`` (one command) against one ``workbook report account
+    -p account_id=ID`` per red account, on the same world, in one run (with the load average)."""
+    import subprocess
+    from _common import ensure_world
+
+    from workbook import health
+    from workbook.workspace import open_data
+    data = Path(args.data) if args.data else REPO / "benchmarks" / "data" / "compare"
+    ensure_world(data, args.accounts)
+    ws = open_data(data)
+    try:
+        table = health.health_table(ws)
+    finally:
+        ws.close()
+    reds = table.loc[table["colour"] == "red", "account_id"].tolist()
+    exe = str(Path(sys.executable).parent / "workbook")
+    with tempfile.TemporaryDirectory(prefix="wb-bench-") as tmp:
+        started = time.perf_counter()
+        subprocess.run([exe, "report", "account", "--each", "red", "--data", str(data), "--out", f"{tmp}/batch"],
+                       check=True, capture_output=True)
+        batch = time.perf_counter() - started
+        print(f"batch of {len(reds)} briefs: {batch:.1f} s", flush=True)
+        singles = []
+        for i, account in enumerate(reds, 1):
+            singles.append(timed_command(["account", "-p", f"account_id={account}"], data, Path(tmp) / f"s{i}"))
+            if i % 10 == 0 or i == len(reds):
+                print(f"single runs: {i}/{len(reds)}, {sum(singles):.1f} s so far", flush=True)
+    load = Path("/proc/loadavg").read_text().strip() if Path("/proc/loadavg").exists() else "n/a"
+    print(f"\ndata {data}: {len(reds)} red accounts\nbatch (one command)   {batch:7.1f} s  "
+          f"({batch / len(reds):.2f} s a brief)\nsingle runs (summed)  {sum(singles):7.1f} s  (median "
+          f"{statistics.median(singles):.2f} s a brief)\nratio singles / batch {sum(singles) / batch:7.1f}\n"
+          f"load average  {load}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="reports to time (default: every notebook in --notebook-dir)")
@@ -73,7 +150,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per notebook (the median counts)")
     parser.add_argument("--max-ratio", type=float, help="fail when a report's median exceeds this × the floor")
     parser.add_argument("--max-total", type=float, help="fail when the reports' medians add up to more (seconds)")
+    parser.add_argument("--batch", action="store_true", help="time `workbook report weekly` vs `workbook report all`")
+    parser.add_argument("--each-red", action="store_true",
+                        help="time `workbook report account --each red` vs one single run per red account")
+    parser.add_argument("--accounts", type=int, default=1500, help="--batch: accounts of a world generated for --data")
+    parser.add_argument("--max-batch-ratio", type=float, default=2.5, help="--batch: fail above this all/weekly ratio")
     args = parser.parse_args(argv)
+    if args.each_red:
+        return each_red_main(args)
+    if args.batch:
+        return batch_main(args)
 
     notebook_dir = Path(args.notebook_dir)
     names = args.names or sorted(p.stem for p in notebook_dir.glob("*.ipynb"))

@@ -151,7 +151,8 @@ LAYERS = {
     "bottom": {"errors", "iofmt", "params", "scoring", "display"},
     "data": {"contract", "queries", "workspace", "spark", "engines", "periods"},
     "domain": {"adoption", "signals", "health", "_kpi", "metrics", "kpis", "post_cycle", "calibration",
-               "snapshots", "evaluation", "weights", "wins", "events", "sample"},
+               "snapshots", "evaluation", "weights", "wins", "events", "sample", "activity", "members",
+               "explanation"},
     "presentation": {"narrative", "plots", "tables", "quality", "reporting", "report"},
     "top": {"cli"},
 }

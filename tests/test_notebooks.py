@@ -1,4 +1,4 @@
-"""The five report notebooks end to end: ``workbook report NAME`` on a small world, the HTML it writes,
+"""The seven report notebooks end to end: ``workbook report NAME`` on a small world, the HTML it writes,
 failures, and a headless browser. (nbval runs every notebook with its defaults as part of the
 suite too: ``notebooks/`` is in ``testpaths``, see ``tests/notebook_checks.py``.)
 
@@ -31,7 +31,7 @@ from workbook.workspace import open_data
 from browser import open_page, require_chromium
 
 REPO = Path(__file__).resolve().parent.parent
-NAMES = ("weekly", "monthly", "post_cycle", "calibration", "dashboard")
+NAMES = ("weekly", "monthly", "post_cycle", "calibration", "dashboard", "account", "book")
 AS_OF = "2026-11-15"                     # the sample world's last day, and the post-cycle example's cycle_end
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -39,8 +39,8 @@ KPI_LABELS = ("Time to value", "Onboarding completion rate", "Adoption rate", "A
               "Readiness at handover", "First-90-day retention")
 TITLES = {"weekly": "Weekly onboarding operating report", "monthly": "Monthly onboarding executive summary",
           "post_cycle": "Improvement cycle report", "calibration": "Health-score calibration review",
-          "dashboard": "Onboarding dashboard"}
-IMAGES = {"weekly": 0, "monthly": 1, "post_cycle": 1, "calibration": 3, "dashboard": 4}
+          "dashboard": "Onboarding dashboard", "account": "Account brief", "book": "CSM book of business"}
+IMAGES = {"weekly": 0, "monthly": 1, "post_cycle": 1, "calibration": 3, "dashboard": 4, "account": 1, "book": 0}
 REMOTE = re.compile(
     r"""(?:\b(?:src|href|srcset|action|poster|data)\s*=\s*["']?\s*|url\(\s*["']?\s*|@import\s+["']?\s*)"""
     r"""(?:https?:|ftp:)?//""", re.IGNORECASE)
@@ -68,20 +68,35 @@ def world(sample_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def rendered(world, tmp_path_factory):
+def members(world) -> dict[str, list[str]]:
+    """The member each one-member report is rendered for: the first red account (by id) on AS_OF
+    for ``account``, the first CSM (by name) for ``book``."""
+    from workbook import health
+    ws = open_data(world)
+    try:
+        h = health.health_table(ws, AS_OF)
+    finally:
+        ws.close()
+    red = sorted(h.loc[h["colour"] == "red", "account_id"])
+    return {"account": ["-p", f"account_id={red[0]}"], "book": ["-p", f"csm={sorted(h['csm'].unique())[0]}"]}
+
+
+@pytest.fixture(scope="module")
+def rendered(world, members, tmp_path_factory):
     """Each report rendered once by ``workbook report NAME --data WORLD --out OUT``.
 
-    The five commands run at the same time, each in its own process (``python -m workbook.cli``,
+    The seven commands run at the same time (the account brief and the CSM's book for the
+    members of :func:`members`), each in its own process (``python -m workbook.cli``,
     i.e. ``workbook.cli.main``): a render is mostly a kernel start and imports, so running them
-    side by side cuts the wall time of this module (and starting five kernels at once is what a
+    side by side cuts the wall time of this module (and starting several kernels at once is what a
     scheduler does too). They write to different folders; the index is rewritten atomically by
     each. A report that fails is recorded, not raised here: only the tests of that report fail,
     each with the command's stderr, so one failure cannot hide behind 25 fixture errors.
     """
     out = tmp_path_factory.mktemp("reports")
     procs = {name: subprocess.Popen([sys.executable, "-m", "workbook.cli", "report", name, "--data", str(world),
-                                     "--out", str(out)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True)
+                                     "--out", str(out), *members.get(name, [])], cwd=REPO,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for name in NAMES}
     runs = {}
     for name, proc in procs.items():
@@ -226,6 +241,23 @@ def test_unknown_parameter_exits_2_before_any_kernel(world, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("name, given, suggested", [
+    ("account", "account_id=A0001", "did you mean A00001 ("),   # the nearest id first
+    ("book", "csm=nadia petrof", "did you mean Nadia Petrov?"),   # CSM names: any case, close spelling
+])
+def test_unknown_member_exits_2_with_suggestions_and_nothing_written(world, tmp_path, name, given, suggested):
+    """Through the installed executable: refused before any kernel starts, so ``--out`` stays absent."""
+    out = tmp_path / "reports"
+    exe = Path(sys.executable).with_name("workbook")
+    proc = subprocess.run([str(exe), "report", name, "--data", str(world), "--out", str(out), "-p", given],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 2 and proc.stdout == ""
+    value = given.split("=", 1)[1]
+    assert f"'{value}'" in proc.stderr and suggested in proc.stderr and "Traceback" not in proc.stderr
+    assert "starting kernel" not in proc.stderr
+    assert not out.exists()
+
+
 def test_notebook_failure_keeps_the_failed_notebook_and_the_last_good_report(rendered, world):
     out, runs = rendered
     good = run_of(rendered, "weekly")["html"]
@@ -253,7 +285,8 @@ def test_reports_open_offline_without_console_errors(rendered, tmp_path):
         shot = tmp_path / f"{name}.png"
         page = open_page(run_of(rendered, name)["html"], shot, width=1280)
         assert page.console_errors == [], (name, page.console_errors)
-        assert [u for u in page.requests if not u.startswith(("file:", "data:"))] == [], name
+        # blob: is the table library, imported from the page's own inline copy (tables.interactive_setup)
+        assert [u for u in page.requests if not u.startswith(("file:", "data:", "blob:"))] == [], name
         # what a reader sees: the page's own title and outline, every figure decoded, real text
         assert page.title == f"{name} — {AS_OF}"
         assert page.headings[0] == TITLES[name] and page.headings[-1] == "Data quality", page.headings

@@ -360,6 +360,8 @@ def test_parse_parameter_reads_yaml_values():
     assert report.parse_parameter("ids=[a, b]") == ("ids", ["a", "b"])
     assert report.parse_parameter("note=a: b") == ("note", "a: b")
     assert report.parse_parameter("empty=") == ("empty", "")
+    assert report.parse_parameter("account_id=00123") == ("account_id", "00123")   # an id keeps its zeros
+    assert report.parse_parameter("n=0") == ("n", 0) and report.parse_parameter("x=0.5") == ("x", 0.5)
     with pytest.raises(BadInput):
         report.parse_parameter("no-equals")
 

@@ -241,3 +241,166 @@ def test_calibration_weights_table_and_summary(sample_dir):
 def test_exclusions_are_quality_rows(weekly):
     for e in weekly.exclusions():
         assert isinstance(e, quality.Exclusion) and e.rows > 0
+
+
+# ---------------------------------------------------------------------------- account brief and CSM book
+@pytest.fixture(scope="module")
+def account(sample_dir):
+    rep = reporting.Account(data=sample_dir)
+    yield rep
+    rep.close()
+
+
+@pytest.fixture(scope="module")
+def book(sample_dir):
+    rep = reporting.Book(data=sample_dir)
+    yield rep
+    rep.close()
+
+
+def test_account_default_is_the_largest_red_and_the_header_says_so(account, sample_dir):
+    h = account.health
+    reds = h[h["colour"] == "red"].sort_values("arr", ascending=False)
+    assert account.picked and account.account_id == reds.iloc[0]["account_id"]
+    acc = pd.read_csv(sample_dir / "accounts.csv").set_index("account_id").loc[account.account_id]
+    text = html.unescape(str(account.header()))
+    assert "No account_id was given" in text and "red account with the largest ARR" in text
+    assert f"{acc['name']} ({account.account_id})" in text and f"<dd>{acc['csm']}</dd>" in text
+    assert f"${acc['arr']:,.0f}" in text and f"<dd>{acc['signed_at']} (" in text
+    assert "Renewal probability" in text and "no calibration map" in text         # v1 is not calibrated
+
+
+def test_account_score_section_is_the_explanation(account):
+    from workbook.explanation import explain
+    ex = explain(account.ws, account.account_id, account.as_of)
+    text = html.unescape(str(account.score()))
+    assert '<span class="wb-badge wb-red">red</span>' in text
+    assert f"Score {ex['score']:.1f} of 100" in text and "Why: " + ex["why"] in text
+
+
+def test_account_history_is_26_weekly_points_ending_on_as_of(account):
+    hist = account.score_history
+    assert hist["account_id"].unique().tolist() == [account.account_id]
+    assert len(hist) == 26 and hist["date"].max() == account.as_of
+    assert set(hist["date"].diff().dropna().dt.days) == {7}
+    chart = account.history()
+    assert "26 weekly points" in chart.alt and "red below 60, amber 60 to 80, green from 80" in chart.alt
+
+
+def test_account_dimensions_and_move_up(account):
+    t = only_table(account.dimensions())
+    assert [r["Dimension"].split(" ")[0] for r in t["rows"]] == list(scoring.DIMENSIONS)
+    assert [r["Weight"] for r in t["rows"]] == ["30", "20", "15", "20", "15"]
+    assert "cohort" in t["rows"][0]["Signals"]
+    text = html.unescape(str(account.move_up()))
+    assert text.startswith('<p class="wb-note">Amber starts at 60') and "<li>" in text
+
+
+def test_account_timeline_and_next_review(account):
+    from workbook.activity import last_reviews, timeline
+    start = account.as_of - pd.Timedelta(days=89)
+    expected = timeline(account.ws, account.account_id, start, account.as_of)
+    t = only_table(account.timeline())
+    assert len(t["rows"]) == len(expected) and t["rows"][0]["Date"] == f"{expected['date'].iloc[0]:%Y-%m-%d}"
+    assert all(start <= pd.Timestamp(r["Date"]) <= account.as_of for r in t["rows"])
+    # red: weekly; the next review is a week after the last review on record
+    last = last_reviews(account.ws, account.as_of).get(account.account_id)
+    text = html.unescape(str(account.playbook()))
+    assert "<dd>weekly (red)</dd>" in text
+    due = last + pd.Timedelta(days=7)
+    assert (f"overdue since {due:%Y-%m-%d}" if due < account.as_of else f"{due:%Y-%m-%d}") in text
+
+
+def test_account_refuses_an_unknown_id_with_close_matches(sample_dir):
+    with pytest.raises(BadInput) as exc:
+        reporting.Account(data=sample_dir, account_id="A0005")
+    assert "no account 'A0005'" in str(exc.value) and re.search(r"did you mean A\d{5} \(", str(exc.value))
+
+
+def test_book_default_is_the_csm_with_most_accounts(book):
+    counts = book.health["csm"].value_counts()
+    assert book.picked and book.csm == counts.index[0] and len(book.mine) == counts.iloc[0]
+    assert "No csm was given" in html.unescape(str(book.header()))
+
+
+def test_book_colours_count_accounts_and_arr(book):
+    t = only_table(book.colours())
+    m = book.mine
+    for row in t["rows"]:
+        k = m[m["colour"] == row["Colour"]]
+        assert int(row["Accounts"]) == len(k)
+        assert row["ARR"] == f"${k['arr'].sum():,.0f}" or k["arr"].sum() >= 1e6
+    assert sum(int(r["Accounts"]) for r in t["rows"]) == len(m)
+
+
+def test_book_movers_are_the_colour_changes_of_the_week(book):
+    before = health.colours_on(book.ws, book.mine, book.weights, book.as_of - pd.Timedelta(days=7))
+    moved = book.mine[(book.mine["colour"].astype(object) != before).to_numpy() & before.notna().to_numpy()]
+    frag = book.movers()
+    if moved.empty:
+        assert "No account changed colour" in str(frag)
+        return
+    t = only_table(frag)
+    assert sorted(r["Account"] for r in t["rows"]) == sorted(moved["name"])
+    assert all(r["Why"] for r in t["rows"])
+
+
+def test_book_reviews_due_follow_the_cadence(book):
+    r = book.reviews
+    assert set(zip(r["Colour"], r["Cadence"])) <= {("red", "weekly"), ("amber", "fortnightly"),
+                                                   ("green", "monthly")}
+    for row in r.itertuples():
+        step = {"weekly": 7, "fortnightly": 14, "monthly": 30}[row.Cadence]
+        if not pd.isna(row._4):                                                  # Last review
+            assert row.Due == row._4 + pd.Timedelta(days=step)
+    t = [x for x in read_tables(str(book.reviews_due())) if x["caption"].startswith("Reviews due")]
+    assert len(t[0]["rows"]) == int((r["Days"] <= 6).sum()) if t else (r["Days"] > 6).all()
+
+
+def test_book_onboardings_arr_at_risk_and_wins(book):
+    from workbook.metrics import past_due
+    late = past_due(book.ws, book.as_of)
+    late = late[late["csm"] == book.csm]
+    o = book.onboarding_rows
+    assert set(late["account_id"]) <= set(o["account_id"])
+    assert int((o["due"] < book.as_of).sum()) == len(late)
+    m = book.mine
+    red, amber = m.loc[m["colour"] == "red", "arr"].sum(), m.loc[m["colour"] == "amber", "arr"].sum()
+    text = html.unescape(str(book.arr_at_risk()))
+    assert f"{narrative.money_text(red)} ARR is red and {narrative.money_text(amber)} amber" in text
+    ev = wins.events(book.ws, book.mine, book.period.start, book.period.end, book.colour_before)
+    frag = str(book.wins())
+    assert ("No first value" in frag) == ev.empty
+
+
+def test_book_csm_is_matched_without_case_and_unknown_is_refused(sample_dir, book):
+    rep = reporting.Book(data=sample_dir, csm=f"  {book.csm.upper()} ")
+    try:
+        assert rep.csm == book.csm and not rep.picked
+    finally:
+        rep.close()
+    with pytest.raises(BadInput) as exc:
+        reporting.Book(data=sample_dir, csm=book.csm[:-1])
+    assert f"did you mean {book.csm}" in str(exc.value)
+
+
+def test_renewal_probability_where_the_weights_are_calibrated(sample_dir, params):
+    probs = [round(0.5 - 0.004 * i, 4) for i in range(101)]                      # 50% churn at 0 .. 10% at 100
+    path = params / "weights" / "v1.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "calibration:\n  horizon_days: 90\n  churn_probability: "
+                    + str(probs) + "\n", encoding="utf-8")
+    rep = reporting.Account(data=sample_dir)
+    try:
+        expected = 1 - probs[int(rep.row["score"] + 0.5)]
+        assert f"<dd>{expected:.0%} (calibrated map of weights v1)</dd>" in str(rep.header())
+    finally:
+        rep.close()
+    rep = reporting.Book(data=sample_dir)
+    try:
+        m = rep.mine
+        lost = sum(a * p for a, p in zip(m["arr"], [probs[int(s + 0.5)] for s in m["score"]]))
+        text = html.unescape(str(rep.arr_at_risk()))
+        assert f"{narrative.money_text(lost)} of the book's ARR is expected not to renew" in text
+        assert "Renewal probability" in text
+    finally:
+        rep.close()

@@ -173,3 +173,66 @@ def test_empty_frame():
 def test_no_negative_zero(value, kind, text):
     """A tiny negative that rounds to zero prints as zero, never -0.0; real negatives keep their sign."""
     assert fmt(value, kind) == text
+
+
+# ---------------------------------------------------------------------------- interactive tables
+ACCOUNTS = pd.DataFrame({"Account": ["Acme <script>alert(1)</script>", "Beta & Co"], "Owner": ["Dana Lee", "Sam Ortiz"],
+                         "Segment": ["SMB", "Enterprise"], "ARR": [9000.0, None],
+                         "Signed": [pd.Timestamp("2026-01-05"), pd.NaT], "Colour": ["red", "amber"]})
+
+
+def test_interactive_table_holds_the_escaped_static_table():
+    """The page carries the whole table, cell for cell as html_table writes it (printing, no
+    JavaScript, pagetables), with sort keys on numbers and dates; DataTables enhances it in place."""
+    from pagetables import tables as read_tables
+    frag = tables.interactive_table(ACCOUNTS, formats={"ARR": "money", "Signed": "date"}, status_col="Colour",
+                                    caption="Red <accounts>")
+    static = html_table(ACCOUNTS, formats={"ARR": "money", "Signed": "date"}, status_col="Colour",
+                        caption="Red <accounts>")
+    assert read_tables(frag) == read_tables(static)
+    assert "<script>alert(1)" not in frag and "Acme &lt;script&gt;alert(1)&lt;/script&gt;" in frag
+    assert "Red &lt;accounts&gt;" in frag
+    assert ' data-order="9000.0">$9,000<' in frag and ' data-order="">' in frag
+    assert ' data-order="2026-01-05">2026-01-05<' in frag
+    assert "new ITable(table, dt_args)" in frag and "http" not in frag
+
+
+def _dt_args(frag: str) -> dict:
+    import json
+    import re
+    return json.loads(re.search(r"let dt_args = (\{.*?\});", frag, re.S).group(1))
+
+
+def test_interactive_table_filters_owner_segment_and_colour_by_default():
+    args = _dt_args(tables.interactive_table(ACCOUNTS, status_col="Colour"))
+    assert [d["targets"] for d in args["columnDefs"]] == [1, 2, 5]           # Owner, Segment, Colour
+    assert args["columnDefs"][0]["columnControl"] == [{"target": 1, "content": [
+        {"extend": "search", "placeholder": "filter", "titleAttr": "Filter Owner"}]}]
+    assert args["order"] == [] and args["pageLength"] == 25
+    assert args["paging"] is False                                   # two rows: one page, no controls
+    args = _dt_args(tables.interactive_table(ACCOUNTS, filters=["Account"], page_length=1))
+    assert [d["targets"] for d in args["columnDefs"]] == [0] and args["paging"] is True and args["pageLength"] == 1
+    odd = pd.DataFrame({"Owner </script><b>": ["x"]})
+    assert "</script><b>" not in tables.interactive_table(odd).split("<script", 1)[1]   # names kept out of the JSON
+    with pytest.raises(KeyError, match="Nope"):
+        tables.interactive_table(ACCOUNTS, filters=["Nope"])
+    with pytest.raises(KeyError, match="Nope"):
+        tables.interactive_table(ACCOUNTS, formats={"Nope": "money"})
+
+
+def test_interactive_tables_on_one_page_have_their_own_ids():
+    ids = {_table_id(tables.interactive_table(ACCOUNTS)) for _ in range(3)}
+    assert len(ids) == 3
+
+
+def _table_id(frag: str) -> str:
+    import re
+    return re.search(r'<table class="wb-table" id="([^"]+)"', frag).group(1)
+
+
+def test_interactive_setup_is_the_offline_bundle_and_nothing_remote():
+    from workbook.report import audit_html
+    setup = tables.interactive_setup()
+    assert setup.startswith("<script>") and setup.endswith("</script>")
+    assert "injectModule" in setup and 500_000 < len(setup) < 2_000_000
+    assert audit_html(setup) == [] and "http" not in setup and "<noscript>" not in setup

@@ -328,3 +328,25 @@ def test_duckdb_source_connection_cannot_open_other_files(tmp_path):
     assert ws.row_counts()["usage"] == 4
     with pytest.raises(duckdb.Error, match="disabled"):
         ws.sql(f"SELECT * FROM read_text('{src / 'accounts.csv'}')")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_usage_duplicates_and_rules_come_from_one_pass(tmp_path, fmt):
+    """The rule counts, the unknown accounts, the duplicate-key look and the date range share one
+    scan of usage; a repeated (account, date, module) is still confirmed exactly and named."""
+    usage = USAGE + "A1,2025-02-01,core,9,9\nA1,2025-02-01,core,1,-1\nZZ,2025-02-05,core,1,1\n"
+    root = write_world(tmp_path / "w", usage=usage)
+    if fmt == "parquet":
+        import duckdb
+        duckdb.sql(f"COPY (SELECT * FROM read_csv('{root / 'usage.csv'}', all_varchar=true)) "
+                   f"TO '{root / 'usage.parquet'}' (FORMAT PARQUET)")
+        (root / "usage.csv").unlink()
+    ws = Workspace(root, validate=False)
+    got = {(f.table, f.column, f.rule): (f.count, f.examples) for f in ws.findings}
+    assert got[("usage", None, "duplicate account_id, date, module: each must appear once")] == \
+        (3, ("A1 2025-02-01 core",))
+    assert got[("usage", "actions", "must be >= 0")] == (1, ("A1 2025-02-01 core",))
+    assert got[("usage", "account_id", "refers to an account that is not in accounts")] == (1, ("ZZ",))
+    assert ws.tables["usage"].rows == 7
+    assert ws.usage_date_range == (pd.Timestamp("2025-02-01"), pd.Timestamp("2025-04-02"))
+    ws.close()

@@ -15,10 +15,11 @@ they are needed; ``dir(wb)`` and tab completion list them all.
 """
 __version__ = "0.1.0"
 
+
 from .errors import BadInput, Finding  # noqa: E402
 from .workspace import Workspace, open_data, summarise  # noqa: E402
 
-# name -> the module that defines it under the same name
+# name -> the module that defines a function (or class) of that name
 _LAZY = {
     # calibration (docs/calibration.md)
     "ChurnCalibrator": "calibration", "build_snapshots": "snapshots", "load_snapshots": "snapshots",
@@ -27,11 +28,12 @@ _LAZY = {
     "past_due": "metrics", "adoption_signals": "adoption",
     # customer health (docs/health.md)
     "health_table": "health", "dimension_scores": "health", "waterfall": "health", "risk_signals": "signals",
+    "explain": "explanation", "timeline": "activity",
     # reports (docs/report-guide.md)
     "cycle_from_params": "post_cycle",
 }
 # the modules an analyst uses, as wb.<module>
-_MODULES = ("adoption", "calibration", "evaluation", "health", "kpis", "metrics", "narrative", "plots",
+_MODULES = ("activity", "adoption", "calibration", "evaluation", "explanation", "health", "kpis", "metrics", "narrative", "plots",
             "post_cycle", "report", "reporting", "sample", "scoring", "signals", "snapshots", "tables",
             "weights", "wins", "workspace")
 # names of 0.1 that were renamed on export; still served, with a warning, but not listed

@@ -59,6 +59,8 @@ def _bounded_int(low: int, high: int | None = None):
 _positive_int = _bounded_int(1)
 # calibration horizon: one day to ten years
 HORIZON_DAYS_MAX = 3650
+REVALIDATE_HELP = ("check every rule of the data contract again instead of trusting the validation receipt "
+                   "of unchanged files (docs/data-contract.md)")
 
 
 def _progress(line: str) -> None:
@@ -122,7 +124,7 @@ def cmd_sample(args) -> int:
 
 def cmd_validate(args) -> int:
     from .workspace import Workspace, summarise
-    ws = Workspace(args.data, validate=False)
+    ws = Workspace(args.data, validate=False, revalidate=getattr(args, "revalidate", False), progress=_progress)
     if ws.findings:
         rows = [{"severity": f.severity, "table": f.table, "column": f.column or "", "rule": f.rule,
                  "rows": f.count or "", "examples": ", ".join(f.examples)} for f in ws.findings]
@@ -143,7 +145,7 @@ def cmd_kpis(args) -> int:
     from . import kpis, metrics, periods
     from .engines import get_engine
     from .workspace import open_data
-    with open_data(args.data) as ws:
+    with open_data(args.data, revalidate=getattr(args, "revalidate", False), progress=_progress) as ws:
         engine = get_engine(ws, getattr(args, "engine", None))
         try:
             if args.format == "json":
@@ -177,7 +179,7 @@ def cmd_health(args) -> int:
     from .workspace import open_data
     w = weights.resolve(args.weights)               # a bad weights file stops before the data is read
     health.renewal_probability([], w)               # ... and so does a malformed calibration map
-    ws = open_data(args.data)
+    ws = open_data(args.data, revalidate=getattr(args, "revalidate", False), progress=_progress)
     try:
         as_of = ws.default_as_of() if args.as_of is None else pd.Timestamp(args.as_of).normalize()
         engine = get_engine(ws, getattr(args, "engine", None))
@@ -214,7 +216,8 @@ def cmd_calibrate(args) -> int:
     if args.out:                                  # refuse an unwritable destination before any work
         evaluation.check_writable(args.out)
     snaps, accounts = snapshots.from_source(data=getattr(args, "data", None), path=args.snapshots,
-                                            as_of=args.as_of, horizon_days=H, progress=_progress)
+                                            as_of=args.as_of, horizon_days=H, progress=_progress,
+                                            revalidate=getattr(args, "revalidate", False))
     out = Path(args.out) if args.out else Path("reports") / "calibration" / f"{snaps.attrs['as_of']:%Y-%m-%d}"
     evaluation.check_writable(out)
     result = evaluation.evaluate(snaps, weights.load_active(), horizon_days=H, accounts=accounts, progress=_progress)
@@ -254,32 +257,50 @@ def cmd_weights(args) -> int:
 
 
 def cmd_report(args) -> int:
-    """``workbook report NAME [--data SRC] [--as-of D] [-p KEY=VALUE ...] [--out DIR] [--from D --to D]
-    [--engine duckdb|spark]``.
+    """``workbook report NAME... | all [--each csm|red] [--data SRC] [--as-of D] [-p KEY=VALUE ...]
+    [--out DIR] [--from D --to D] [--engine duckdb|spark] [--notebooks DIR]``.
 
-    Everything that can be checked before a kernel starts is (:func:`workbook.report.prepare`): the
-    report name, the parameters (a key the notebook does not have is refused), the dates, the output
-    folder and the data itself, so bad data exits 2 with nothing written and no kernel started.
-    Then it renders the report (or, with ``--from``/``--to``, one report per week in one kernel),
-    with progress lines on stderr, and prints the path of each HTML page written. A failed render
-    prints which cell failed and why, where the failed notebook is kept, and returns
-    ``ReportFailed.exit_code`` (2 when the notebook stopped on bad input, 1 otherwise).
+    Everything that can be checked before a kernel starts is (:func:`workbook.report.plan`): the
+    report names (``all`` = the five scheduled reports), the parameters (a key a notebook does not
+    have is refused), ``--each`` (one report whose notebook has the member parameter), the dates,
+    the output folder and the data itself, validated once for the whole run, so bad input exits 2
+    with nothing written and no kernel started. Then it renders every report (or member, or week
+    of a backfill) in one kernel, with progress lines on stderr (``[n/N] name: ...`` for several),
+    and prints the path of each HTML page written. A failed report prints which cell failed and
+    why and where the failed notebook is kept; the others still render. Exit 0 when all rendered,
+    2 when every failure was bad input, 1 otherwise.
     """
     from . import report
     parameters = dict(report.parse_parameter(p) for p in (getattr(args, "parameter", None) or []))
     if getattr(args, "engine", None):
         parameters["engine"] = args.engine
     date_from, date_to = getattr(args, "date_from", None), getattr(args, "date_to", None)
-    out = args.out or "reports"
-    as_of = report.prepare(args.name, data=args.data, as_of=args.as_of, parameters=parameters, out=out,
-                           date_from=date_from, date_to=date_to, progress=_progress)
+    out, notebooks = args.out or "reports", getattr(args, "notebooks", None) or "notebooks"
+    jobs, as_of = report.plan(args.name, each=getattr(args, "each", None), notebook_dir=notebooks, data=args.data,
+                              as_of=args.as_of, parameters=parameters, out=out, date_from=date_from,
+                              date_to=date_to, revalidate=bool(getattr(args, "revalidate", False)),
+                              progress=_progress)
+    if not jobs:
+        print(f"workbook: no {args.each} members on this as_of: nothing to render", file=sys.stderr)
+        return EXIT_OK
+    if len(jobs) > 1 or jobs[0].member is not None:
+        batch = report.render_batch(jobs, notebook_dir=notebooks, out=out, progress=_progress)
+        for result in batch.results:
+            print(result.html)
+        for job, failure in batch.failures:
+            print(f"workbook: {job.label}: {failure}", file=sys.stderr)
+        if batch.failures:
+            print(f"workbook: {len(batch.failures)} of {len(jobs)} failed; {len(batch.results)} written",
+                  file=sys.stderr)
+        return batch.exit_code
+    name = jobs[0].name
     try:
         if date_from is not None:
-            results = report.backfill(args.name, date_from, date_to, data=args.data, parameters=parameters,
-                                      out=out, progress=_progress)
+            results = report.backfill(name, date_from, date_to, notebook_dir=notebooks, data=args.data,
+                                      parameters=parameters, out=out, progress=_progress)
         else:
-            results = [report.render(args.name, data=args.data, as_of=as_of, parameters=parameters, out=out,
-                                     progress=_progress)]
+            results = [report.render(name, notebook_dir=notebooks, data=args.data, as_of=as_of,
+                                     parameters=parameters, out=out, progress=_progress)]
     except report.ReportFailed as exc:
         print(f"workbook: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -318,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("validate", help="check a data source against the data contract")
     s.add_argument("--data", required=True, help="data directory (CSV/Parquet per table) or DuckDB file")
+    s.add_argument("--revalidate", action="store_true", help=REVALIDATE_HELP)
     s.set_defaults(func=cmd_validate)
 
     def raw_arg(sp):
@@ -333,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", required=True)
     s.add_argument("--as-of", type=_date, default=None, metavar="YYYY-MM-DD", help="last day included (default: latest usage date)")
     s.add_argument("--period", choices=["week", "month"], default="week")
+    s.add_argument("--revalidate", action="store_true", help=REVALIDATE_HELP)
     s.add_argument("--format", choices=["table", "json", "csv"], default="table")
     raw_arg(s)
     engine_arg(s)
@@ -342,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", required=True)
     s.add_argument("--as-of", type=_date, default=None, metavar="YYYY-MM-DD")
     s.add_argument("--weights", default=None, help="weights YAML for this run (default: the active version)")
+    s.add_argument("--revalidate", action="store_true", help=REVALIDATE_HELP)
     s.add_argument("--format", choices=["table", "json", "csv"], default="table")
     raw_arg(s)
     engine_arg(s)
@@ -355,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--horizon-days", type=_bounded_int(1, HORIZON_DAYS_MAX), default=90,
                    help=f"label window in days, 1..{HORIZON_DAYS_MAX} (default 90)")
     s.add_argument("--out", default=None, help="output directory (default reports/calibration/<as_of>/)")
+    s.add_argument("--revalidate", action="store_true", help=REVALIDATE_HELP)
     s.set_defaults(func=cmd_calibrate)
 
     s = sub.add_parser("weights", help="list or adopt versioned health weights")
@@ -369,8 +394,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="adopt even when the proposal recommends not to (recorded in the change log)")
     wa.set_defaults(func=cmd_weights)
 
-    s = sub.add_parser("report", help="render a report notebook to self-contained HTML")
-    s.add_argument("name", choices=["weekly", "monthly", "post_cycle", "calibration", "dashboard"])
+    s = sub.add_parser("report", help="render report notebooks to self-contained HTML")
+    s.add_argument("name", nargs="+", metavar="NAME",
+                   help="reports to render in one run (weekly, monthly, post_cycle, calibration, dashboard, "
+                        "account, book), or all: the five scheduled ones")
+    s.add_argument("--each", choices=["csm", "red"], default=None,
+                   help="one report per CSM (-p csm=...) or per red account (-p account_id=...)")
+    s.add_argument("--notebooks", default=None, metavar="DIR", help="folder of report notebooks (default notebooks/)")
+    s.add_argument("--revalidate", action="store_true", help=REVALIDATE_HELP)
     s.add_argument("--data", default=None)
     s.add_argument("--as-of", type=_date, default=None, metavar="YYYY-MM-DD")
     s.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",

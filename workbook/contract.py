@@ -175,3 +175,16 @@ REQUIRED_TABLES = tuple(n for n, t in TABLES.items() if t.required)
 SIGNED_RULES: dict[str, tuple[str, str]] = {
     "milestones": ("reached_at", "must be on or after the account's signed_at"),
 }
+
+
+def _contract_version() -> str:
+    """A short sha256 of every definition above that decides what validation finds: the tables,
+    their columns, kinds, keys and rules, the signature rules and the limits. Computed at import,
+    so a changed rule changes it without anyone remembering to (validation receipts depend on it)."""
+    import hashlib
+    text = repr((TABLES, SIGNED_RULES, SQL_TYPES, KIND_WORDS, DATE_MIN, DATE_MAX, OPEN_END_FROM, INT_MIN, INT_MAX))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+# Changes whenever a rule of the contract changes (see _contract_version).
+CONTRACT_VERSION = _contract_version()

@@ -69,7 +69,7 @@ def _ratio_to_benchmark(value: np.ndarray, bench: np.ndarray, floor: float, full
     return np.clip((r - floor) / (full - floor), 0.0, 1.0)
 
 
-def _adoption(g: pd.DataFrame, cfg: dict) -> np.ndarray:
+def _adoption(g: pd.DataFrame, cfg: dict, detail: dict | None = None) -> np.ndarray:
     w = _parts(cfg, "adoption", ("breadth", "depth", "frequency"))
     floor = number(cfg, "dimensions.adoption.benchmark_floor", minimum=0)
     full = number(cfg, "dimensions.adoption.benchmark_full", minimum=0)
@@ -79,10 +79,12 @@ def _adoption(g: pd.DataFrame, cfg: dict) -> np.ndarray:
              "depth": _ratio_to_benchmark(g["depth"].to_numpy(), g["bench_depth"].to_numpy(), floor, full),
              "frequency": _ratio_to_benchmark(g["frequency"].to_numpy(), g["bench_frequency"].to_numpy(),
                                               floor, full)}
+    if detail is not None:
+        detail.update({f"adoption_{k}": v for k, v in parts.items()})
     return _blend(parts, w)
 
 
-def _engagement(ws, g: pd.DataFrame, cfg: dict, keys: GridKeys) -> np.ndarray:
+def _engagement(ws, g: pd.DataFrame, cfg: dict, keys: GridKeys, detail: dict | None = None) -> np.ndarray:
     if not ws.has("touchpoints"):
         return np.full(len(g), np.nan)
     window = number(cfg, "dimensions.engagement.window_days", minimum=1, integer=True)
@@ -114,10 +116,14 @@ def _engagement(ws, g: pd.DataFrame, cfg: dict, keys: GridKeys) -> np.ndarray:
         response = np.where(out > 0, answered / np.where(out > 0, out, 1), np.nan)
         attendance = np.where(sched > 0, went / np.where(sched > 0, sched, 1), np.nan)
     value = _blend({"recency": recency, "response": response, "attendance": attendance}, w)
+    if detail is not None:
+        detail.update(engagement_recency=recency, engagement_response=response, engagement_attendance=attendance,
+                      engagement_days=days, engagement_outbound=out, engagement_answered=answered,
+                      engagement_scheduled=sched, engagement_attended=went)
     return np.where(ever > 0, value, np.nan)
 
 
-def _sentiment(ws, g: pd.DataFrame, cfg: dict, keys: GridKeys) -> np.ndarray:
+def _sentiment(ws, g: pd.DataFrame, cfg: dict, keys: GridKeys, detail: dict | None = None) -> np.ndarray:
     if not ws.has("surveys"):
         return np.full(len(g), np.nan)
     half = number(cfg, "dimensions.sentiment.half_life_days", minimum=1e-9)
@@ -139,11 +145,13 @@ def _sentiment(ws, g: pd.DataFrame, cfg: dict, keys: GridKeys) -> np.ndarray:
                        "w": grow, "wv": grow * value})
     sums = window_sums(g, ev[~np.isnan(grow * value)], ["n", "w", "wv"], look, keys=keys)
     n, w, wv = sums["n"].to_numpy(), sums["w"].to_numpy(), sums["wv"].to_numpy()
+    if detail is not None:
+        detail["sentiment_responses"] = n
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where((n > 0.5) & (w > 0), np.clip(wv / np.where(w > 0, w, 1), 0, 1), np.nan)
 
 
-def _outcomes(ws, g: pd.DataFrame, cfg: dict, keys: GridKeys) -> np.ndarray:
+def _outcomes(ws, g: pd.DataFrame, cfg: dict, keys: GridKeys, detail: dict | None = None) -> np.ndarray:
     w = _parts(cfg, "outcomes", ("first_value", "stated"))
     due_days = by_segment(cfg, "dimensions.outcomes.first_value_due_days", g["segment"])
     ms = ws.frame("milestones")
@@ -153,7 +161,7 @@ def _outcomes(ws, g: pd.DataFrame, cfg: dict, keys: GridKeys) -> np.ndarray:
     reached = reached_at <= g["date"].to_numpy(dtype="datetime64[ns]")
     due = (g["signed_at"] + pd.to_timedelta(due_days, unit="D")) <= g["date"]
     first_value = np.where(reached, 1.0, np.where(due.to_numpy(), 0.0, np.nan))
-    stated = np.full(len(g), np.nan)
+    stated, counted_n, ok_n = np.full(len(g), np.nan), np.zeros(len(g)), np.zeros(len(g))
     if ws.has("outcomes"):
         o = ws.frame("outcomes")
         on_time = (o["achieved_at"].notna() & (o["achieved_at"] <= o["due_at"])).to_numpy()
@@ -163,10 +171,16 @@ def _outcomes(ws, g: pd.DataFrame, cfg: dict, keys: GridKeys) -> np.ndarray:
         sums = window_sums(g, ev, ["n", "ok"], keys=keys)
         with np.errstate(invalid="ignore", divide="ignore"):
             stated = np.where(sums["n"] > 0, sums["ok"] / sums["n"].where(sums["n"] > 0, 1), np.nan)
+        counted_n, ok_n = sums["n"].to_numpy(), sums["ok"].to_numpy()
+    if detail is not None:
+        detail.update(outcomes_first_value=first_value, outcomes_stated=stated, outcomes_counted=counted_n,
+                      outcomes_on_time=ok_n,
+                      outcomes_first_value_at=np.where(reached, reached_at, np.datetime64("NaT")),
+                      outcomes_first_value_due=(g["signed_at"] + pd.to_timedelta(due_days, unit="D")).to_numpy())
     return _blend({"first_value": first_value, "stated": stated}, w)
 
 
-def _relationship(ws, g: pd.DataFrame, cfg: dict, counts: pd.DataFrame) -> np.ndarray:
+def _relationship(ws, g: pd.DataFrame, cfg: dict, counts: pd.DataFrame, detail: dict | None = None) -> np.ndarray:
     if not ws.has("contacts"):
         return np.full(len(g), np.nan)
     w = _parts(cfg, "relationship", ("contacts", "champion", "sponsor", "roles"))
@@ -177,21 +191,25 @@ def _relationship(ws, g: pd.DataFrame, cfg: dict, counts: pd.DataFrame) -> np.nd
              "champion": (counts["active_champion"].to_numpy() > 0).astype(float),
              "sponsor": (counts["active_sponsor"].to_numpy() > 0).astype(float),
              "roles": np.minimum(1.0, roles / roles_full)}
+    if detail is not None:
+        detail.update({f"relationship_{k}": v for k, v in parts.items()}, relationship_roles_active=roles,
+                      relationship_contacts_full=target)
     return np.where(counts["known"].to_numpy() > 0, _blend(parts, w), np.nan)
 
 
-def _dimensions(ws, adopt: pd.DataFrame, cfg: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Dimension scores for every row of the adoption frame; also the contact counts (reused)."""
+def _dimensions(ws, adopt: pd.DataFrame, cfg: dict, detail: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Dimension scores for every row of the adoption frame; also the contact counts (reused).
+    ``detail``, when given, receives the parts of each dimension (see :func:`dimension_parts`)."""
     acc = ws.frame("accounts")[["account_id", "signed_at", "name", "csm", "arr"]]
     g = adopt.merge(acc, on="account_id", how="left").reset_index(drop=True)
     keys = grid_keys(g)
     counts = contact_counts(ws, g, keys=keys)
     out = g[["account_id", "date"]].copy()
-    out["adoption"] = _adoption(g, cfg)
-    out["engagement"] = _engagement(ws, g, cfg, keys)
-    out["sentiment"] = _sentiment(ws, g, cfg, keys)
-    out["outcomes"] = _outcomes(ws, g, cfg, keys)
-    out["relationship"] = _relationship(ws, g, cfg, counts)
+    out["adoption"] = _adoption(g, cfg, detail)
+    out["engagement"] = _engagement(ws, g, cfg, keys, detail)
+    out["sentiment"] = _sentiment(ws, g, cfg, keys, detail)
+    out["outcomes"] = _outcomes(ws, g, cfg, keys, detail)
+    out["relationship"] = _relationship(ws, g, cfg, counts, detail)
     return out, counts
 
 
@@ -217,6 +235,38 @@ def dimension_scores(ws, dates, *, engine=None) -> pd.DataFrame:
     adopt = adoption_signals(ws, _dates(dates), engine=engine)
     dims, _ = _dimensions(ws, adopt, cfg)
     return dims.sort_values(["date", "account_id"], kind="stable").reset_index(drop=True)
+
+
+def dimension_parts(ws, dates, *, engine=None) -> pd.DataFrame:
+    """The five dimensions with the parts that build them, per live account and date.
+
+    The rows and dimension columns of :func:`dimension_scores`, computed by the same code, plus
+    the adoption signals (``contracted_modules``, ``breadth``, ``depth``, ``frequency``,
+    ``bench_depth``, ``bench_frequency``, ``bench_basis``) and each part as ``<dim>_<part>``
+    (0..1, NaN when it drops out): adoption breadth/depth/frequency; engagement
+    recency/response/attendance with ``engagement_days`` (since the last two-way touch),
+    ``engagement_outbound``/``_answered``/``_scheduled``/``_attended`` (counts in the window);
+    ``sentiment_responses``; outcomes first_value/stated with ``outcomes_counted``,
+    ``outcomes_on_time``, ``outcomes_first_value_at``/``_due``; relationship
+    contacts/champion/sponsor/roles with ``relationship_roles_active``,
+    ``relationship_contacts_full`` and the contact counts (``active``, ``active_champion``,
+    ``active_sponsor``, ...). A part whose table is absent is NaN. One usage query.
+    """
+    absent = ("engagement_recency", "engagement_response", "engagement_attendance", "engagement_days",
+              "engagement_outbound", "engagement_answered", "engagement_scheduled", "engagement_attended",
+              "sentiment_responses", "relationship_contacts", "relationship_champion", "relationship_sponsor",
+              "relationship_roles", "relationship_roles_active", "relationship_contacts_full")
+    cfg = load_settings()
+    adopt = adoption_signals(ws, _dates(dates), engine=engine)
+    detail: dict = {}
+    dims, counts = _dimensions(ws, adopt, cfg, detail)
+    acc = ws.frame("accounts")[["account_id", "contracted_modules"]]
+    sig = adopt[["account_id", "breadth", "depth", "frequency", "bench_depth", "bench_frequency", "bench_basis"]]
+    sig = sig.merge(acc, on="account_id", how="left").drop(columns="account_id")
+    parts = pd.DataFrame({k: np.asarray(v) for k, v in detail.items()}, index=dims.index)
+    parts = parts.reindex(columns=[*parts.columns, *(c for c in absent if c not in parts)])
+    out = pd.concat([dims, sig.set_axis(dims.index), parts, counts.set_axis(dims.index)], axis=1)
+    return out.sort_values(["date", "account_id"], kind="stable").reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------- score and colour

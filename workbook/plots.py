@@ -534,3 +534,56 @@ def _cycle_change(ax, *, unit, better, difference, low, high, pct) -> str:
 
 
 __all__ += ["trend_grid", "bars", "histogram", "reliability", "band_rates", "psi_bars", "cycle_chart"]
+
+
+# --------------------------------------------------------------------------------------------
+# The account brief (issue 14): one account's score over time against its colour bands.
+
+
+def score_history(history: pd.DataFrame, *, green: float, amber: float, title: str,
+                  marks: pd.DataFrame | None = None) -> Chart:
+    """One account's weekly score (``history``: ``date``, ``score``, ``colour``) over the colour
+    bands of the thresholds (red below ``amber``, amber up to ``green``, green above), each point
+    in its final colour, with vertical ``marks`` (``date``, ``label``: overrides set, weights
+    versions adopted) numbered on the chart and listed in the alt text."""
+    data = history.dropna(subset=["score"]).sort_values("date")
+    fig, ax = new_figure((9.0, 3.6))
+    ax.set_title(title)
+    for low, high, colour in ((0, amber, "red"), (amber, green, "amber"), (green, 100, "green")):
+        ax.axhspan(low, high, color=PALETTE[colour], alpha=0.13, linewidth=0)
+        ax.text(1.005, (low + high) / 2, colour, transform=ax.get_yaxis_transform(), va="center", fontsize=9)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("score")
+    if data.empty:
+        _no_data(ax, text="Not scored in this window")
+        return Chart(fig, f"Line chart: {title}. The account was not scored in this window.")
+    ax.plot(data["date"], data["score"], color=PALETTE["primary"], linewidth=2)
+    ax.scatter(data["date"], data["score"], s=36, zorder=5, edgecolor="white", linewidth=1,
+               color=[PALETTE.get(str(c), PALETTE["neutral"]) for c in data["colour"]])
+    marks = marks if marks is not None else pd.DataFrame(columns=["date", "label"])
+    for i, m in enumerate(marks.itertuples(), start=1):
+        ax.axvline(m.date, color=PALETTE["target"], linestyle=":", linewidth=1.2)
+        ax.annotate(str(i), (m.date, 97), ha="center", va="top", fontsize=9, fontweight="bold",
+                    bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": PALETTE["target"]})
+    from matplotlib.dates import DateFormatter
+    ax.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    return Chart(fig, _history_alt(data, title, green, amber, marks))
+
+
+def _history_alt(data: pd.DataFrame, title: str, green: float, amber: float, marks: pd.DataFrame) -> str:
+    first, last = data.iloc[0], data.iloc[-1]
+    counts = data["colour"].astype(str).value_counts()
+    parts = [f"Line chart: {title}, {len(data)} weekly points from {_label(first['date'])} to "
+             f"{_label(last['date'])}, over bands red below {amber:g}, amber {amber:g} to {green:g}, green "
+             f"from {green:g}.",
+             f"Score {_fmt(first['score'], 'points')} ({first['colour']}) at the start, "
+             f"{_fmt(last['score'], 'points')} ({last['colour']}) at the end; lowest "
+             f"{_fmt(data['score'].min(), 'points')}, highest {_fmt(data['score'].max(), 'points')}.",
+             "Weeks per colour: " + ", ".join(f"{c} {int(counts[c])}" for c in COLOUR_ORDER if c in counts) + "."]
+    if len(marks):
+        parts.append("Marked: " + "; ".join(f"{i} {_label(m.date)} {m.label}"
+                                            for i, m in enumerate(marks.itertuples(), start=1)) + ".")
+    return " ".join(parts)
+
+
+__all__ += ["score_history"]

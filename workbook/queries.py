@@ -236,6 +236,10 @@ def drop_table(name: str) -> str:
     return f"DROP TABLE {ident(name)}"
 
 
+def drop_view(name: str) -> str:
+    return f"DROP VIEW {ident(name)}"
+
+
 def select_all(relation: str, *, limit: int | None = None) -> str:
     """Every row (or the first ``limit``) of ``relation``; ``limit=0`` only checks it is readable."""
     return f"SELECT * FROM {ident(relation)}" + ("" if limit is None else f" LIMIT {int(limit)}")
@@ -425,15 +429,28 @@ def example_key(table: Table) -> str:
     return table.key if table.key.startswith("t.") else f"t.{ident(table.key)}"
 
 
-def check_counts(checks: list[Check], source: str, *, accounts: str | None = None) -> str:
+def check_counts(checks: list[Check], source: str, *, accounts: str | None = None,
+                 extra: Iterable[str] = ()) -> str:
     """One pass over the FROM item ``source``: ``count(*)``, then the rows breaking each check;
-    with ``accounts`` (a relation of account ids) last the rows whose account is not in it."""
+    with ``accounts`` (a relation of account ids) the rows whose account is not in it; last the
+    ``extra`` aggregates (:func:`usage_extras`), riding on the same scan."""
     aggs = ["count(*)"] + [f"count(*) FILTER (WHERE {c.predicate})" for c in checks]
     join = ""
     if accounts is not None:   # the foreign-key count rides on the same scan
         aggs.append("count(*) FILTER (WHERE t.account_id IS NOT NULL AND a.account_id IS NULL)")
         join = f" LEFT JOIN (SELECT DISTINCT account_id FROM {ident(accounts)}) a ON t.account_id = a.account_id"
+    aggs += list(extra)
     return f"SELECT {', '.join(aggs)} FROM {source}{join}"
+
+
+def usage_extras(key: Iterable[str], date: str = "t.date") -> list[str]:
+    """Aggregates that ride on usage's rule-count pass (:func:`check_counts` ``extra``): the number
+    of distinct hashes of the ``key`` columns of ``t`` (fewer than the rows: some key may repeat,
+    confirmed exactly by :func:`duplicates` with ``hashed=True``), then the first and last
+    ``date``. A set of 64-bit hashes is all the duplicate look needs, so the rules, the dangling
+    accounts, the duplicate look and the date range cost one scan of usage."""
+    cols = ", ".join(f"t.{ident(c)}" for c in key)
+    return [f"count(DISTINCT hash({cols}))", f"min({date})", f"max({date})"]
 
 
 def examples(key: str, source: str, predicate: str, n: int = 3) -> str:

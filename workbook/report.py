@@ -3,7 +3,9 @@
 :func:`render` executes one notebook and writes ``OUT/<name>/<as_of>/<name>.html`` (no code, no
 network: every image embedded, no script or style loaded from a host) with the executed
 ``<name>.ipynb`` beside it, then refreshes ``OUT/index.html``. :func:`backfill` renders one report
-per week over a date range in a single kernel. A notebook tells the renderer what it reported on
+per week over a date range in a single kernel; :func:`render_batch` renders several reports, or one
+report per member (``--each csm|red``, under ``OUT/<name>/<as_of>/<member_slug>/``), in one kernel,
+after :func:`plan` has checked them all and validated the data once. A notebook tells the renderer what it reported on
 with :func:`record` (the ``as_of`` it resolved, the weights version, the data fingerprint).
 
 Failure never touches the last good report: the failed executed notebook is kept as
@@ -105,6 +107,7 @@ class RenderResult:
     parameters: dict[str, Any] = field(default_factory=dict)
     record: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    member: str | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,6 +213,204 @@ def backfill_dates(start, end, step_days: int = 7) -> list[str]:
     return [(first + dt.timedelta(days=step_days * i)).isoformat() for i in range(count)]
 
 
+#: The reports ``workbook report all`` renders: the five scheduled reports, in this order.
+SCHEDULED = ("weekly", "monthly", "post_cycle", "calibration", "dashboard")
+#: ``--each KIND`` → the notebook parameter each member is passed as.
+EACH = {"csm": "csm", "red": "account_id"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One notebook run of a ``workbook report`` command: a report, its parameters and, in a
+    batch (``--each``), the member it is about (written under ``<as_of>/<member_slug(member)>/``)."""
+
+    name: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    member: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name if self.member is None else f"{self.name} {self.member}"
+
+
+@dataclass
+class BatchResult:
+    """What a run of several reports or members did: the pages written and the failures, in order."""
+
+    results: list[RenderResult] = field(default_factory=list)
+    failures: list[tuple[Job, ReportFailed]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing failed, 2 when every failure was bad input, else 1."""
+        if not self.failures:
+            return 0
+        return 2 if all(f.bad_input for _, f in self.failures) else 1
+
+
+def expand_names(names) -> list[str]:
+    """The report names of a command line: ``all`` is :data:`SCHEDULED`; repeats are dropped.
+
+    ``all`` with other names is refused (BadInput on ``NAME``), as is an empty list.
+    """
+    names = [str(n) for n in (names or [])]
+    if not names:
+        raise BadInput("NAME", None, "name at least one report, or all")
+    if "all" in names:
+        if len(names) > 1:
+            raise BadInput("NAME", None, f"all already means {', '.join(SCHEDULED)}: name no other report with it")
+        return list(SCHEDULED)
+    return list(dict.fromkeys(names))
+
+
+def member_slug(member) -> str:
+    """A safe folder name for a batch member: lowercase letters, digits and dashes from its text
+    plus a short hash of the text, so ``"Ana López"`` → ``ana-lopez-1b2c3d`` and two members
+    whose letters agree (``"A/B"``, ``"a b"``) stay distinct. Never ``.``, ``..`` or a path."""
+    import hashlib
+    import unicodedata
+
+    text = str(member)
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    base = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:40].strip("-") or "member"
+    return f"{base}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:6]}"
+
+
+def plan(names, *, each: str | None = None, notebook_dir: str | os.PathLike = "notebooks", data=None, as_of=None,
+         parameters: Mapping[str, Any] | None = None, out: str | os.PathLike = "reports", date_from=None,
+         date_to=None, revalidate: bool = False, progress: Progress | None = None) -> tuple[list[Job], str | None]:
+    """Check a ``workbook report NAME... | all [--each csm|red]`` run before any kernel starts and
+    list its notebook runs.
+
+    Everything :func:`prepare` checks, for every named report, with the data opened and validated
+    ONCE (``revalidate`` asks the workspace to validate again even when its receipt is current).
+    ``--each`` takes exactly one report whose notebook has the member parameter (:data:`EACH`)
+    and no backfill; its members are the CSMs of the live accounts (``csm``) or the red accounts
+    (``red``) of :func:`workbook.health.health_table` on ``as_of`` (the latest usage date when
+    None), and every member run gets that ``as_of``. Raises :class:`BadInput`; returns the jobs
+    and ``as_of`` (``YYYY-MM-DD`` or None).
+    """
+    names = expand_names(names)
+    if (date_from is not None or each is not None) and len(names) > 1:
+        raise BadInput("--from" if each is None else "--each", None,
+                       f"takes one report, not {len(names)} ({', '.join(names)})")
+    if each is not None and each not in EACH:
+        raise BadInput("--each", None, f"unknown kind {each!r}: use {' or '.join(EACH)}")
+    if each is not None and date_from is not None:
+        raise BadInput("--each", None, "a batch renders one as_of: leave --from/--to out")
+    if each is not None and EACH[each] in (parameters or {}):
+        raise BadInput("-p", EACH[each], f"--each {each} sets {EACH[each]} for every member: leave -p {EACH[each]} out")
+    as_of = _checked_dates(as_of, date_from, date_to)
+    check_writable(out, "--out")
+    merged = {}
+    for name in names:
+        source = notebook_path(name, notebook_dir)
+        merged[name] = _merged_parameters(name, source, data, as_of, parameters)
+        if each is not None and EACH[each] not in notebook_parameters(source):
+            raise BadInput("--each", None, f"{source} has no parameter {EACH[each]}: it cannot render one "
+                           f"report per {each}")
+    members = _validate_once(names, merged, progress, revalidate, each, as_of)
+    if each is None:
+        return [Job(name, merged[name]) for name in names], as_of
+    name = names[0]
+    as_of, found = members
+    return [Job(name, {**merged[name], "as_of": as_of, EACH[each]: m}, m) for m in found], as_of
+
+
+def _checked_dates(as_of, date_from, date_to) -> str | None:
+    """The backfill range and ``as_of`` as :func:`prepare` checks them; ``as_of`` as text or None."""
+    if (date_from is None) != (date_to is None):
+        raise BadInput("--from" if date_from is None else "--to", None, "a backfill needs both --from and --to")
+    if date_from is not None and as_of is not None:
+        raise BadInput("--as-of", None, "a backfill (--from/--to) sets as_of for each report: leave --as-of out")
+    return iso_date(as_of, "--as-of") if as_of is not None else None
+
+
+def _validate_once(names, merged: dict, progress, revalidate: bool, each: str | None, as_of):
+    """Validate each distinct data source of the run once; for ``--each``, ``(as_of, members)``."""
+    by_source: dict[Path, list[str]] = {}
+    for name in names:
+        by_source.setdefault(resolve_data(merged[name].get("data")), []).append(name)
+    found = None
+    for group in by_source.values():
+        first = group[0]
+        got = _validate_data(first, merged[first].get("data"), progress, merged[first], revalidate=revalidate,
+                             members=(each, as_of, merged[first].get("engine")),
+                             also=[(name, merged[name]) for name in group[1:]])
+        found = got if first == names[0] else found
+    return found
+
+
+def batch_members(ws, each: str, as_of=None, engine=None) -> tuple[str, list[str]]:
+    """``(as_of, members)`` of a ``--each`` batch: the sorted CSMs of the live accounts (``csm``)
+    or the ids of the red accounts (``red``, final colour) of the health table on ``as_of``."""
+    from .engines import get_engine
+    from .health import health_table
+    from .periods import resolve_as_of
+
+    day = resolve_as_of(ws, as_of)
+    eng = get_engine(ws, engine)
+    try:
+        table = health_table(ws, day, None, eng)
+    finally:
+        eng.close()
+    if each == "csm":
+        found = sorted({str(c) for c in table["csm"].dropna()})
+    else:
+        found = sorted(str(a) for a in table.loc[(table["colour"] == "red").fillna(False).to_numpy(bool), "account_id"])
+    return iso_date(day.date()), found
+
+
+def render_batch(jobs: list[Job], *, notebook_dir: str | os.PathLike = "notebooks", out: str | os.PathLike = "reports",
+                 kernel_name: str = "python3", progress: Progress | None = None) -> BatchResult:
+    """Render every job in ONE kernel (namespace reset between runs; the modules it imported and
+    the results :mod:`workbook.reporting` shares stay). Each page is published atomically; a
+    failure is kept and recorded and the next job runs (in a new kernel when the kernel died).
+    Members are written under ``out/<name>/<as_of>/<member_slug>/`` with their names in
+    ``out/<name>/<as_of>/members.json``. ``out/index.html`` is refreshed once, at the end.
+    """
+    batch = BatchResult()
+    total = len(jobs)
+    with _Kernel(kernel_name, progress=progress) as kernel:
+        for number, job in enumerate(jobs, 1):
+            say = (lambda line, n=number: _say(progress, f"[{n}/{total}] {line}")) if progress else None
+            kernel.progress, kernel.label = say, job.label
+            try:
+                batch.results.append(_render(job.name, kernel, notebook_dir=notebook_dir, data=None, as_of=None,
+                                             parameters=job.parameters, out=out, progress=say, member=job.member,
+                                             refresh=False))
+            except ReportFailed as exc:
+                batch.failures.append((job, exc))
+                _say(say, f"{job.label}: failed: {exc.ename}: {exc.evalue}")
+                kernel.restart_if_dead()
+            finally:
+                if job.member is not None:
+                    _remember_member(Path(out), job)
+    _refresh_index_quietly(out)
+    return batch
+
+
+def _remember_member(out: Path, job: Job) -> None:
+    """Add the member's name under its slug to ``out/<name>/<as_of>/members.json`` (for the index)."""
+    from .iofmt import atomic_write
+    as_of = job.parameters.get("as_of")
+    folder = out / job.name / str(as_of)
+    if not (folder / member_slug(job.member)).is_dir():
+        return
+    path = folder / "members.json"
+    known = _read_members(folder)
+    known[member_slug(job.member)] = job.member
+    atomic_write(path, json.dumps(dict(sorted(known.items())), indent=1, ensure_ascii=False) + "\n")
+
+
+def _read_members(folder: Path) -> dict[str, str]:
+    try:
+        found = json.loads((folder / "members.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
 #: Environment variable naming the data source a report reads when its ``data`` parameter is None.
 DATA_ENV = "WORKBOOK_DATA"
 DEFAULT_DATA = "data/sample"
@@ -242,15 +443,11 @@ def prepare(name: str, *, data=None, as_of=None, parameters: Mapping[str, Any] |
     :class:`BadInput` (nothing written, no kernel started); returns ``as_of`` as ``YYYY-MM-DD``
     (None when not given).
     """
-    if (date_from is None) != (date_to is None):
-        raise BadInput("--from" if date_from is None else "--to", None, "a backfill needs both --from and --to")
-    if date_from is not None and as_of is not None:
-        raise BadInput("--as-of", None, "a backfill (--from/--to) sets as_of for each report: leave --as-of out")
-    as_of = iso_date(as_of, "--as-of") if as_of is not None else None
+    as_of = _checked_dates(as_of, date_from, date_to)
     check_writable(out, "--out")
     source = notebook_path(name)
     merged = _merged_parameters(name, source, data, as_of, parameters)
-    _validate_data(name, merged.get("data"), progress)
+    _validate_data(name, merged.get("data"), progress, merged)
     return as_of
 
 
@@ -272,17 +469,32 @@ def check_writable(path: str | os.PathLike, option: str = "--out") -> None:
         raise BadInput(option, None, f"cannot write reports to {target}: {probe} is not writable")
 
 
-def _validate_data(name: str, data, progress: Progress | None) -> None:
-    """Open and validate the report's data source before any kernel starts (BadInput: exit 2)."""
+def _validate_data(name: str, data, progress: Progress | None, parameters: Mapping[str, Any] | None = None, *,
+                   revalidate: bool = False, members: tuple | None = None, also=()):
+    """Open and validate the report's data source before any kernel starts (BadInput: exit 2),
+    and refuse an unknown member of a one-member report (:func:`workbook.members.check`).
+
+    ``revalidate`` validates even when the source's validation receipt is current (the notebooks
+    then reuse the receipt this validation leaves). ``members=(each, as_of, engine)`` with
+    ``each`` set returns :func:`batch_members` of the open source; otherwise returns None.
+    ``also`` lists more ``(name, parameters)`` reading the same source (checked, not validated again).
+    """
+    from .members import check as check_member
     from .workspace import open_data
 
     path = resolve_data(data)
     _say(progress, f"{name}: validating {path}")
-    ws = open_data(path)
+    ws = open_data(path, revalidate=True) if revalidate else open_data(path)
     try:
+        for checked, values in [(name, parameters), *also]:
+            check_member(checked, ws, dict(values or {}))
         if ws.warnings:
             _say(progress, f"{name}: {len(ws.warnings)} validation warning(s), listed in the report's data-quality "
                            "section")
+        if members is not None and members[0] is not None:
+            _say(progress, f"{name}: listing the members (--each {members[0]})")
+            return batch_members(ws, members[0], members[1], members[2])
+        return None
     finally:
         ws.close()
 
@@ -291,7 +503,7 @@ def parse_parameter(text: str) -> tuple[str, Any]:
     """``"KEY=VALUE"`` from the command line as ``(key, value)``; VALUE is read as YAML.
 
     So ``n=3`` is an int, ``flag=true`` a bool, ``x=null`` None, ``ids=[a, b]`` a list, and a
-    date stays the string ``"2024-06-30"``.
+    date stays the string ``"2024-06-30"``; digits with a leading zero (``00123``) stay text.
     """
     import yaml
 
@@ -305,6 +517,8 @@ def parse_parameter(text: str) -> tuple[str, Any]:
         value = raw
     if isinstance(value, dict) and not raw.lstrip().startswith("{"):
         value = raw  # "note=a: b" is text, not a mapping
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and re.fullmatch(r"[+-]?0\d+", raw.strip()):
+        value = raw.strip()  # "account_id=00123" is an id, not the number 123 (or YAML 1.1's octal 83)
     from .iofmt import jsonable
     return key, jsonable(value)
 
@@ -356,12 +570,11 @@ def refresh_index(out: str | os.PathLike = "reports") -> Path:
         name = report_dir.name
         rows = []
         for run_dir in (p for p in report_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            page, executed, failed = (run_dir / f"{name}.html", run_dir / f"{name}.ipynb",
-                                      run_dir / f"{name}.failed.ipynb")
-            if page.is_file() or failed.is_file():
-                rows.append({"as_of": run_dir.name, "html": page if page.is_file() else None,
-                             "ipynb": executed if executed.is_file() else None,
-                             "failed": failed if failed.is_file() else None})
+            row = _index_row(run_dir, name)
+            members = _index_members(run_dir, name)
+            if row is not None or members:
+                rows.append({**(row or {"html": None, "ipynb": None, "failed": None}), "as_of": run_dir.name,
+                             "members": members})
         if rows:
             groups[name] = sorted(rows, key=lambda r: (bool(_DATE_DIR.match(r["as_of"])), r["as_of"]),
                                   reverse=True)
@@ -371,13 +584,36 @@ def refresh_index(out: str | os.PathLike = "reports") -> Path:
     return path
 
 
+def _index_row(folder: Path, name: str) -> dict[str, Any] | None:
+    """The page, executed notebook and kept failed notebook of ``name`` in ``folder`` (None: neither
+    a page nor a failure)."""
+    page, executed, failed = folder / f"{name}.html", folder / f"{name}.ipynb", folder / f"{name}.failed.ipynb"
+    if not (page.is_file() or failed.is_file()):
+        return None
+    return {"html": page if page.is_file() else None, "ipynb": executed if executed.is_file() else None,
+            "failed": failed if failed.is_file() else None}
+
+
+def _index_members(run_dir: Path, name: str) -> list[dict[str, Any]]:
+    """The batch members under ``run_dir`` (``<as_of>/<slug>/``), named from ``members.json``."""
+    names = _read_members(run_dir)
+    found = []
+    for folder in run_dir.iterdir():
+        if folder.is_dir() and not folder.name.startswith("."):
+            row = _index_row(folder, name)
+            if row is not None:
+                found.append({**row, "member": names.get(folder.name, folder.name)})
+    return sorted(found, key=lambda r: r["member"].lower())
+
+
 # --------------------------------------------------------------------------------------------
 # Rendering
 
 
 def _render(name: str, kernel: "_Kernel", *, notebook_dir, data, as_of, parameters, out,
-            progress: Progress | None) -> RenderResult:
+            progress: Progress | None, member: str | None = None, refresh: bool = True) -> RenderResult:
     started = time.monotonic()
+    sub = (member_slug(member),) if member is not None else ()
     source = notebook_path(name, notebook_dir)
     explicit = iso_date(as_of, "--as-of") if as_of is not None else None
     merged = _merged_parameters(name, source, data, explicit, parameters)
@@ -394,25 +630,27 @@ def _render(name: str, kernel: "_Kernel", *, notebook_dir, data, as_of, paramete
             raise _NoAsOf("the notebook did not call workbook.report.record(as_of=...) and no --as-of was given")
         _say(progress, f"{name}: rendering HTML")
         page = _to_html(nb, name, folder, source.parent, progress, run_id=run_id)
-        target_dir = report_dir / folder
+        target_dir = report_dir.joinpath(folder, *sub)
         target_dir.mkdir(parents=True, exist_ok=True)
         nb.metadata["workbook"] = {"record": recorded, "parameters": merged, "as_of": folder, "run": run_id}
         nb.metadata.setdefault("papermill", {})["output_path"] = str(target_dir / f"{name}.ipynb")
         result = _publish(name, target_dir, nb, page)
     except BaseException as exc:
-        failure = _failure(name, exc, staging, report_dir, explicit, merged, kernel)
+        failure = _failure(name, exc, staging, report_dir, explicit, merged, kernel, sub)
         if failure is None:
             raise
-        _refresh_index_quietly(out)
+        if refresh:
+            _refresh_index_quietly(out)
         raise failure from exc
     finally:
         if staging.exists():
             staging.unlink()
-    refresh_index(out)
+    if refresh:
+        refresh_index(out)
     seconds = time.monotonic() - started
     _say(progress, f"{name}: wrote {result[0]} ({seconds:.1f} s)")
     return RenderResult(name=name, as_of=folder, html=result[0], notebook=result[1], parameters=merged,
-                        record=recorded, seconds=seconds)
+                        record=recorded, seconds=seconds, member=member)
 
 
 class _NoAsOf(Exception):
@@ -479,7 +717,8 @@ def _remove_stale_staging(report_dir: Path, name: str) -> None:
             path.unlink(missing_ok=True)
 
 
-def _failure(name, exc, staging: Path, report_dir: Path, explicit, merged, kernel) -> ReportFailed | None:
+def _failure(name, exc, staging: Path, report_dir: Path, explicit, merged, kernel,
+             sub: tuple[str, ...] = ()) -> ReportFailed | None:
     """Keep the failed notebook and describe the failure; None for interrupts (re-raised as is)."""
     if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
         return None
@@ -493,7 +732,7 @@ def _failure(name, exc, staging: Path, report_dir: Path, explicit, merged, kerne
     folder = explicit or _safe_date(merged.get("as_of")) or _safe_date(read_record(nb).get("as_of") if nb else None)
     kept = None
     if staging.exists():
-        kept_dir = report_dir / (folder or "unknown")
+        kept_dir = report_dir.joinpath(folder or "unknown", *sub)
         kept_dir.mkdir(parents=True, exist_ok=True)
         kept = kept_dir / f"{name}.failed.ipynb"
         os.replace(staging, kept)
@@ -633,6 +872,19 @@ class _Kernel:
             self.km = km
         return self.km
 
+    def restart_if_dead(self) -> None:
+        """After a failure: if the kernel died, stop it so the next run starts a new one."""
+        if self.km is not None:
+            from jupyter_core.utils import run_sync
+            try:
+                alive = run_sync(self.km.is_alive)()
+            except Exception:  # noqa: BLE001 - a kernel we cannot ask about is treated as dead
+                alive = False
+            if not alive:
+                _say(self.progress, f"{self.label}: the kernel died; a new one starts for the next report")
+                self.close()
+                self.runs = 0
+
     def close(self) -> None:
         try:
             if self.km is not None:
@@ -685,6 +937,7 @@ def _encryption() -> dict[str, str]:
 def _kernel_env(home: str) -> dict[str, str]:
     env = dict(os.environ)
     env["TMPDIR"] = home  # temp files of the kernel go with the kernel's own directory
+    env["WORKBOOK_SHARE_RESULTS"] = "1"  # reports in this kernel share workspace and results (reporting.py)
     env.pop("MPLBACKEND", None)  # let ipykernel pick the inline backend, as in JupyterLab
     if _PACKAGE_ROOT.name not in ("site-packages", "dist-packages"):  # a source checkout
         path = [str(_PACKAGE_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -889,12 +1142,29 @@ def _index_html(groups: dict[str, list[dict[str, Any]]], out: Path) -> str:
             note = ""
             if row["failed"] is not None:
                 note = f'<span class="failed">last run failed: {link(row["failed"], "failed notebook")}</span>'
-            parts.append(
-                f"<tr><td>{html.escape(row['as_of'])}</td><td>{link(row['html'], 'report')}</td>"
-                f"<td>{link(row['ipynb'], 'executed notebook')}</td><td>{note}</td></tr>")
+            if row["html"] is not None or row["failed"] is not None:
+                parts.append(
+                    f"<tr><td>{html.escape(row['as_of'])}</td><td>{link(row['html'], 'report')}</td>"
+                    f"<td>{link(row['ipynb'], 'executed notebook')}</td><td>{note}</td></tr>")
+            if row.get("members"):
+                parts.append(f"<tr><td>{html.escape(row['as_of'])}</td><td colspan=\"3\">"
+                             f"{_member_list(row['members'], link)}</td></tr>")
         parts.append("</tbody></table>")
     parts += ["</body>", "</html>", ""]
     return "\n".join(parts)
+
+
+def _member_list(members: list[dict[str, Any]], link) -> str:
+    """A batch's members in one index cell: how many (and how many failed), then one line each."""
+    failed = sum(1 for m in members if m["failed"] is not None)
+    summary = f"{len(members)} member{'s' if len(members) != 1 else ''}" + (f", {failed} failed" if failed else "")
+    items = []
+    for m in members:
+        links = [t for t in (link(m["html"], "report"), link(m["ipynb"], "executed notebook")) if t]
+        if m["failed"] is not None:
+            links.append(f'<span class="failed">last run failed: {link(m["failed"], "failed notebook")}</span>')
+        items.append(f"<li>{html.escape(m['member'])}: {' · '.join(links)}</li>")
+    return f"<details open><summary>{summary}</summary><ul class=\"members\">{''.join(items)}</ul></details>"
 
 
 # --------------------------------------------------------------------------------------------
@@ -926,6 +1196,7 @@ def _say(progress: Progress | None, line: str) -> None:
         progress(line)
 
 
-__all__ = ["RECORD_MIME", "ReportFailed", "RenderResult", "audit_html", "backfill", "backfill_dates",
-           "defaults_path", "iso_date", "notebook_parameters", "notebook_path", "parse_parameter",
-           "prepare", "read_record", "record", "recorded_values", "refresh_index", "render", "resolve_data"]
+__all__ = ["EACH", "RECORD_MIME", "SCHEDULED", "BatchResult", "Job", "ReportFailed", "RenderResult", "audit_html",
+           "backfill", "backfill_dates", "batch_members", "defaults_path", "expand_names", "iso_date", "member_slug",
+           "notebook_parameters", "notebook_path", "parse_parameter", "plan", "prepare", "read_record", "record",
+           "recorded_values", "refresh_index", "render", "render_batch", "resolve_data"]

@@ -15,8 +15,11 @@ Every section returns something Jupyter displays: an escaped HTML fragment
 (:class:`workbook.tables.HtmlFragment`) or a figure with alt text (:class:`workbook.plots.Chart`).
 All numbers come from the tested modules (:mod:`workbook.kpis`, :mod:`workbook.health`,
 :mod:`workbook.calibration`, :mod:`workbook.post_cycle`); the sentences from
-:mod:`workbook.narrative`. Nothing here is cached at module level (a backfill reuses the kernel):
-each report object computes what it needs once, on first use.
+:mod:`workbook.narrative`. Each report object computes what it needs once, on first use. In the
+kernels of ``workbook report`` (several reports, members or weeks in one kernel) the open workspace
+and the expensive results (health table, KPI tables, calibration snapshots) are also shared between
+the report objects of the kernel, keyed by the source's files, ``as_of``, weights and engine: see
+:func:`shared_workspace` and :meth:`Report.shared`.
 
 Parameters left as ``None`` in a notebook take their value from the report's defaults file,
 ``params/<name>.yaml`` (``params/calibration_report.yaml`` for the calibration report, whose
@@ -43,7 +46,7 @@ from .display import is_missing
 from .errors import BadInput
 from .report import DATA_ENV, DEFAULT_DATA, resolve_data  # noqa: F401 - re-exported for notebooks
 from .scoring import DIMENSIONS
-from .tables import HtmlFragment, html_table, style_block
+from .tables import HtmlFragment, html_table, interactive_setup, interactive_table, style_block
 
 _WIN_TITLES = {"first value reached": "First value reached", "onboarding completed": "Onboarding completed",
                "advocacy": "Advocacy", "turned green": "Turned green"}
@@ -270,8 +273,7 @@ class Report:
                  if v is not None and not (k in own and k in defaults and v == defaults[k])}
         self.settings = {**defaults, **own, **given}
         from .engines import default_engine_name, get_engine
-        from .workspace import open_data
-        self.ws = open_data(source)
+        self.ws, self._shared_key = shared_workspace(source)
         self.engine_name = (engine or default_engine_name()).lower()
         self.engine = get_engine(self.ws, engine)
         self.weights = _weights.load_active()
@@ -339,7 +341,24 @@ class Report:
     @cached_property
     def health(self) -> pd.DataFrame:
         """:func:`workbook.health.health_table` on ``as_of`` with the active weights."""
-        return _health.health_table(self.ws, self.as_of, self.weights, self.engine)
+        return self.shared("health", compute=lambda: _health.health_table(self.ws, self.as_of, self.weights,
+                                                                            self.engine))
+
+    def shared(self, kind: str, *key, compute):
+        """``compute()``, once per kernel for this source, ``as_of``, weights, engine, ``kind`` and
+        ``key`` when results are shared (:func:`shared_workspace`), else once per call. A DataFrame
+        comes back as a copy, so a report that changes it changes nobody else's."""
+        if self._shared_key is None:
+            return compute()
+        w = self.weights
+        full = (self._shared_key, kind, key, str(self.as_of), self.engine_name,
+                (w.label, w.path, tuple(sorted(w.weights.items())), w.green, w.amber))
+        if full not in _SHARED_RESULTS:
+            _SHARED_RESULTS[full] = compute()
+            while len(_SHARED_RESULTS) > _SHARED_RESULTS_MAX:   # a long backfill: the oldest go
+                del _SHARED_RESULTS[next(iter(_SHARED_RESULTS))]
+        value = _SHARED_RESULTS[full]
+        return value.copy() if isinstance(value, pd.DataFrame) else value
 
     @cached_property
     def accounts(self) -> pd.DataFrame:
@@ -381,12 +400,21 @@ class Report:
                                 else "review the account" for d in rows["lowest_dimension"]],
             "Signals": [_risk_note(r) for r in rows.to_dict("records")],
         })
+        if "why" in rows:      # the one-line why (workbook.explanation.why_lines), when the caller added it
+            frame["Why"] = rows["why"]
         return frame if with_action else frame.drop(columns="Recovery action")
 
-    def risk_table(self, rows: pd.DataFrame, caption: str | None = None, with_action: bool = True) -> HtmlFragment:
-        table = html_table(self.risk_frame(rows, with_action), caption=caption,
-                           formats={"ARR": "money", "Score": "points",
-                                    "Change 7 d": lambda v: display.text(v, "points", change=True)})
+    def risk_table(self, rows: pd.DataFrame, caption: str | None = None, with_action: bool = True,
+                   interactive: bool = False, segment: bool = False) -> HtmlFragment:
+        """The risk table; ``interactive`` (the page shows :func:`interactive_setup` in its header)
+        makes it sortable, searchable and filterable by owner (and segment: ``segment`` adds a
+        Segment column after Owner)."""
+        frame = self.risk_frame(rows, with_action)
+        if segment and "segment" in rows:
+            frame.insert(frame.columns.get_loc("Owner") + 1, "Segment", rows["segment"].astype(object).to_numpy())
+        draw = interactive_table if interactive else html_table
+        table = draw(frame, caption=caption, formats={"ARR": "money", "Score": "points",
+                                                      "Change 7 d": lambda v: display.text(v, "points", change=True)})
         return fragment('<div class="wb-risks">', table, "</div>")
 
     def action_legend(self) -> str:
@@ -438,9 +466,57 @@ class Report:
         return out
 
     def close(self) -> None:
-        """Close the engine and the data source."""
+        """Close the engine and the data source (a shared source stays open for the next report)."""
         self.engine.close()
-        self.ws.close()
+        if self._shared_key is None:
+            self.ws.close()
+
+
+# ---------------------------------------------------------------------------- shared in a kernel
+#: Set (to ``1``) in the kernels ``workbook report`` starts: the report objects of one kernel share
+#: one open workspace per source and the results memoised by :meth:`Report.shared`.
+SHARE_ENV = "WORKBOOK_SHARE_RESULTS"
+_SHARED_SOURCES = 2                      # sources kept open; the oldest goes (with its results)
+_SHARED_RESULTS_MAX = 24                 # results kept; the oldest goes first
+_SHARED_WORKSPACES: dict[tuple, object] = {}
+_SHARED_RESULTS: dict[tuple, object] = {}
+
+
+def source_key(source) -> tuple:
+    """The source's path and the size, mtime, ctime and inode of each of its files (hidden
+    files left out): a file that changed, moved or was replaced gives another key."""
+    path = Path(os.fspath(source)).resolve()
+    files = [path] if path.is_file() else sorted(
+        p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
+    stats = []
+    for file in files:
+        st = file.stat()
+        stats.append((file.relative_to(path).as_posix() if file != path else "", st.st_size, st.st_mtime_ns,
+                      st.st_ctime_ns, st.st_ino))
+    return str(path), tuple(stats)
+
+
+def shared_workspace(source):
+    """``(workspace, key)``: in a kernel of ``workbook report`` (``$WORKBOOK_SHARE_RESULTS``) the one
+    open workspace of this source for the life of the kernel (the namespace reset between reports
+    keeps it: it lives in this module), else a newly opened one and key None."""
+    from .workspace import open_data
+    if os.environ.get(SHARE_ENV) != "1":
+        return open_data(source), None
+    key = source_key(source)
+    if key not in _SHARED_WORKSPACES:
+        _SHARED_WORKSPACES[key] = open_data(source)
+        while len(_SHARED_WORKSPACES) > _SHARED_SOURCES:
+            clear_shared(next(iter(_SHARED_WORKSPACES)))
+    return _SHARED_WORKSPACES[key], key
+
+
+def clear_shared(key: tuple | None = None) -> None:
+    """Close the shared workspace of ``key`` (None: of every source) and forget its results."""
+    for k in [k for k in _SHARED_WORKSPACES if key is None or k == key]:
+        _SHARED_WORKSPACES.pop(k).close()
+    for k in [k for k in _SHARED_RESULTS if key is None or k[0] == key]:
+        del _SHARED_RESULTS[k]
 
 
 # ---------------------------------------------------------------------------- weekly
@@ -467,7 +543,7 @@ class Weekly(Report):
     @cached_property
     def kpis(self) -> pd.DataFrame:
         """:func:`workbook.kpis.kpi_table` for the week."""
-        return _kpis.kpi_table(self.ws, self.as_of, "week", self.engine)
+        return self.shared("kpis", "week", compute=lambda: _kpis.kpi_table(self.ws, self.as_of, "week", self.engine))
 
     @cached_property
     def colour_before(self) -> pd.Series:
@@ -486,6 +562,10 @@ class Weekly(Report):
                                                    basis=self.score_basis(), few=self.small_cohorts(self.kpis)),
                          "wb-headline")
 
+    def header(self) -> HtmlFragment:
+        """The base header, and the table library the risks table needs (once per page)."""
+        return fragment(super().header(), interactive_setup())
+
     def kpi_table(self) -> HtmlFragment:
         """The seven KPIs: value, cohort size, change vs last week, target, gap, status."""
         caption = f"Week {period_text(self.period.start, self.period.end)}; previous week " \
@@ -503,9 +583,12 @@ class Weekly(Report):
                  f"Red playbook: {actions}.")
         parts = [_p(intro, "wb-note"), _p(self.score_note(), "wb-note")]
         if len(reds):
-            shown = reds.head(self.max_risks)
+            from .explanation import why_lines
+            shown = reds.head(self.max_risks).copy()
+            shown["why"] = why_lines(self.ws, shown, self.as_of, weights=self.weights,
+                                     engine=self.engine).to_numpy()
             caption = f"Red accounts, largest ARR first ({len(shown)} of {len(reds)})"
-            parts.append(self.risk_table(shown, caption))
+            parts.append(self.risk_table(shown, caption, interactive=True))
             if len(reds) > len(shown):
                 parts.append(_p(f"{len(reds) - len(shown):,} more red accounts, holding "
                                 f"{narrative.money_text(reds['arr'].iloc[len(shown):].sum())} ARR, are listed "
@@ -581,7 +664,8 @@ class Monthly(Report):
     @cached_property
     def kpis(self) -> pd.DataFrame:
         """:func:`workbook.kpis.kpi_table` for the month (to date)."""
-        return _kpis.kpi_table(self.ws, self.as_of, "month", self.engine)
+        return self.shared("kpis", "month", compute=lambda: _kpis.kpi_table(self.ws, self.as_of, "month",
+                                                                             self.engine))
 
     @cached_property
     def colour_at_start(self) -> pd.Series:
@@ -708,6 +792,10 @@ class Dashboard(Report):
         return (f"As of {self.as_of:%Y-%m-%d} · {len(self.health):,} live accounts · recent = the last "
                 f"{self.recent_days} days · data {self.ws.source}" + (f" · {basis}" if basis else ""))
 
+    def header(self) -> HtmlFragment:
+        """The base header, and the table library the account lists need (once per page)."""
+        return fragment(super().header(), interactive_setup())
+
     # -- pipeline
     def stages(self) -> list[str]:
         """The lifecycle stages this source can show: loyalty & growth needs an advocacy table
@@ -784,7 +872,7 @@ class Dashboard(Report):
         view = late.head(self.max_rows).rename(columns={"name": "Account", "csm": "Owner", "segment": "Segment",
                                                         "signed_at": "Signed", "due": "Due",
                                                         "days_overdue": "Days overdue"})
-        return fragment(_p(intro, "wb-note"), html_table(
+        return fragment(_p(intro, "wb-note"), interactive_table(
             view[["Account", "Owner", "Segment", "Signed", "Due", "Days overdue"]],
             formats={"Signed": "date", "Due": "date", "Days overdue": "count"},
             caption=f"Open onboardings past due, most overdue first ({len(view)} of {len(late)})"))
@@ -799,8 +887,12 @@ class Dashboard(Report):
         reds = self.reds()
         if reds.empty:
             return fragment(_p("No account is red.", "wb-note"), _p(self.score_note(), "wb-note"))
+        from .explanation import why_lines
+        reds = reds.assign(why=why_lines(self.ws, reds, self.as_of, weights=self.weights,
+                                         engine=self.engine).to_numpy())
         return fragment(_p(self.score_note(), "wb-note"), _p(self.action_legend(), "wb-note"),
-                        self.risk_table(reds, f"Red accounts ({len(reds)}), largest ARR first", with_action=False))
+                        self.risk_table(reds, f"Red accounts ({len(reds)}), largest ARR first", with_action=False,
+                                        interactive=True, segment=True))
 
     def overrides(self) -> HtmlFragment:
         """Active overrides with their reason and author."""
@@ -813,7 +905,7 @@ class Dashboard(Report):
         view = pd.DataFrame({"Account": o["name"], "Owner": o["csm"], "Formula colour": o["computed_colour"],
                              "Reason": o["override_reason"], "Author": o["override_author"],
                              "Set": o["override_set_at"], "Expires": o["override_expires_at"], "Colour": o["colour"]})
-        return html_table(view, formats={"Set": "date", "Expires": "date"}, status_col="Colour",
+        return interactive_table(view, formats={"Set": "date", "Expires": "date"}, status_col="Colour",
                           caption=f"Active overrides ({len(view)}): the final colour, with the reason and author")
 
     # -- performance
@@ -861,7 +953,7 @@ class Dashboard(Report):
         view = pd.DataFrame({"Opened": t["opened_at"], "Account": t["account_id"].map(acc["name"]),
                              "Owner": t["account_id"].map(acc["csm"]), "Priority": t["priority"],
                              "Resolved": [f"{r:%Y-%m-%d}" if pd.notna(r) else "open" for r in resolved]})
-        return html_table(view.head(self.max_rows), formats={"Opened": "date"},
+        return interactive_table(view.head(self.max_rows), formats={"Opened": "date"},
                           caption=f"Escalations opened in the last {self.recent_days} days "
                                   f"({min(len(view), self.max_rows)} of {len(view)}, newest first)")
 
@@ -878,7 +970,7 @@ class Dashboard(Report):
         view = pd.DataFrame({"Date": a["date"], "Account": a["account_id"].map(acc["name"]),
                              "Owner": a["account_id"].map(acc["csm"]), "Kind": a["kind"]})
         days = max(self.recent_days, 30)
-        return html_table(view.head(self.max_rows), formats={"Date": "date"},
+        return interactive_table(view.head(self.max_rows), formats={"Date": "date"},
                           caption=f"Advocacy in the last {days} days ({min(len(view), self.max_rows)} of {len(view)})")
 
     def exclusions(self) -> list[quality.Exclusion]:
@@ -907,6 +999,10 @@ class Calibration(Report):
         self.max_changes = self.setting_int("max_changes")
         self.psi_limits = (float(cfg["psi"]["watch"]), float(cfg["psi"]["recalibrate"]))
 
+    def header(self) -> HtmlFragment:
+        """The base header, and the table library the colour changes need (once per page)."""
+        return fragment(super().header(), interactive_setup())
+
     def subtitle(self) -> str:
         return (f"As of {self.as_of:%Y-%m-%d} · churn within {self.horizon_days} days · current weights "
                 f"{self.weights_version} · data {self.ws.source}")
@@ -915,8 +1011,8 @@ class Calibration(Report):
     def result(self):
         """The :class:`workbook.evaluation.CalibrationResult` for ``as_of``."""
         from . import evaluation, snapshots
-        snaps = snapshots.build_snapshots(self.ws, as_of=self.as_of, horizon_days=self.horizon_days,
-                                          engine=self.engine)
+        snaps = self.shared("snapshots", self.horizon_days, compute=lambda: snapshots.build_snapshots(
+            self.ws, as_of=self.as_of, horizon_days=self.horizon_days, engine=self.engine))
         return evaluation.evaluate(snaps, self.weights, horizon_days=self.horizon_days, accounts=self.accounts,
                                    replicates=self.replicates, seed=self.seed)
 
@@ -1016,9 +1112,10 @@ class Calibration(Report):
                              "ARR": top.get("arr"), "Score now": top["score_current"],
                              "Score proposed": top["score_proposed"], "Now": top["colour_current"],
                              "Direction": top["direction"], "Proposed": top["colour_proposed"]})
-        detail = html_table(view, formats={"ARR": "money", "Score now": "points", "Score proposed": "points"},
-                            status_col="Proposed", caption=f"Largest accounts that would change colour "
-                                                           f"({len(view)} of {len(ch):,}; worse first)")
+        detail = interactive_table(view, formats={"ARR": "money", "Score now": "points", "Score proposed": "points"},
+                                   status_col="Proposed", filters=["Owner", "Now", "Proposed"],
+                                   caption=f"Largest accounts that would change colour "
+                                           f"({len(view)} of {len(ch):,}; worse first)")
         return fragment(when, summary, detail)
 
     def drift(self) -> plots.Chart:
@@ -1180,3 +1277,482 @@ class PostCycle(Report):
 
 __all__ = ["Calibration", "Dashboard", "Monthly", "PostCycle", "Report", "Weekly", "kpi_frame", "report_defaults",
            "resolve_data"]
+
+
+# ---------------------------------------------------------------------------- one account, one CSM
+def _facts(pairs) -> HtmlFragment:
+    """``(label, text)`` pairs as the two-column fact list (plain text, escaped)."""
+    body = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in pairs if v is not None)
+    return HtmlFragment(f'<dl class="wb-lines">{body}</dl>')
+
+
+def _badge(colour) -> str:
+    key = str(colour) if isinstance(colour, str) else "none"
+    return f'<span class="wb-badge wb-{_e(key)}">{_e(key if isinstance(colour, str) else "not scored")}</span>'
+
+
+def _cadence() -> dict[str, int]:
+    """Days between reviews per colour (params/playbooks.yaml ``review_every_days``)."""
+    book = _health.playbooks()
+    return {c: int(book[c]["review_every_days"]) for c in ("red", "amber", "green")}
+
+
+def _cadence_word(days: int) -> str:
+    return {7: "weekly", 14: "fortnightly", 30: "monthly"}.get(days, f"every {days} days")
+
+
+def _n(value, digits: int = 1) -> str:
+    """A signal's number in a few characters (``no data`` for None)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "no data"
+    return f"{value:,.0f}" if float(value) == int(value) else f"{value:,.{digits}f}"
+
+
+def _signal_text(dim: str, s: dict | None) -> str:
+    """A dimension's signals (``signals`` of :func:`workbook.explanation.explain`) against the cohort
+    benchmark, as one line of plain text."""
+    s = s or {}
+    if dim == "adoption":
+        return (f"{_n(s.get('modules_used'))} of {_n(s.get('modules_contracted'))} contracted modules used in "
+                f"{_n(s.get('window_days'))} days; {_n(s.get('actions_per_active_user_day'))} actions per active "
+                f"user-day (cohort {_n(s.get('cohort_actions_per_active_user_day'))}); active on "
+                f"{_n(s.get('active_days'))} days (cohort {_n(s.get('cohort_active_days'))})"
+                + ("" if s.get("benchmark_basis") in (None, "cohort") else f"; benchmark: {s['benchmark_basis']}"))
+    if dim == "engagement":
+        last = s.get("days_since_two_way_touch")
+        return (("no two-way touch on record" if last is None else f"last two-way touch {_n(last)} days ago")
+                + f"; {_n(s.get('answered'))} of {_n(s.get('outbound_touches'))} outbound touches answered, "
+                f"{_n(s.get('attended'))} of {_n(s.get('scheduled_touches'))} scheduled touches attended "
+                f"(last {_n(s.get('window_days'))} days)")
+    if dim == "sentiment":
+        return (f"{_n(s.get('responses'))} survey responses in the last {_n(s.get('lookback_days'))} days, "
+                "the most recent weighing most")
+    if dim == "outcomes":
+        fv = s.get("first_value_reached_at")
+        due = s.get("first_value_due_at")
+        first = f"first value reached {fv}" if fv else "first value not reached" + (f" (due {due})" if due else "")
+        return f"{first}; {_n(s.get('outcomes_on_time'))} of {_n(s.get('outcomes_counted'))} stated outcomes on time"
+    if dim == "relationship":
+        champ = "an active champion" if s.get("champion") else "no active champion" + (
+            f" (left {s['champion_left_at']})" if s.get("champion_left_at") else "")
+        sponsor = "an executive sponsor" if s.get("executive_sponsor") else "no executive sponsor"
+        return (f"{_n(s.get('active_contacts'))} active contacts ({_n(s.get('contacts_for_full_marks'))} for full "
+                f"marks); {champ}; {sponsor}; {_n(s.get('roles'))} roles covered")
+    return ""
+
+
+class Account(Report):
+    """One account's brief (SPEC section 7, ``account``): who it is, its score and why, 26 weeks of
+    history, each dimension's signals, what would move it up a colour, the last 90 days, the next
+    step. ``account_id=None`` shows the red account with the largest ARR
+    (:func:`workbook.members.default_account`) and says so in the header."""
+
+    name = "account"
+    title = "Account brief"
+
+    def __init__(self, *, data=None, as_of=None, engine=None, account_id=None, history_weeks=None,
+                 timeline_days=None):
+        super().__init__(data=data, as_of=as_of, engine=engine, account_id=account_id,
+                         history_weeks=history_weeks, timeline_days=timeline_days)
+        from . import members
+        self.history_weeks = self.setting_int("history_weeks", 2)
+        self.timeline_days = self.setting_int("timeline_days")
+        given = self.settings.get("account_id")
+        self.picked = given is None
+        self.account_id = members.default_account(self.health) if self.picked else \
+            members.find_account(self.ws, given)
+        if self.account_id is None:
+            raise BadInput("accounts", None, f"no account is live on {self.as_of:%Y-%m-%d}: nothing to brief on")
+        rows = self.health[self.health["account_id"] == self.account_id]
+        if rows.empty:
+            raise BadInput("-p", "account_id", members.not_live_text(self.ws, self.account_id, self.as_of))
+        self.row = rows.iloc[0]
+
+    @cached_property
+    def explained(self) -> dict:
+        """:func:`workbook.explanation.explain` for the account on ``as_of``."""
+        from .explanation import explain
+        return explain(self.ws, self.account_id, self.as_of, weights=self.weights, engine=self.engine,
+                       table=self.health)
+
+    def subtitle(self) -> str:
+        return f"{self.row['name']} · as of {self.as_of:%Y-%m-%d} · data {self.ws.source}"
+
+    def header(self) -> HtmlFragment:
+        """Styles, the line under the title and who the account is: segment, CSM, ARR, signed,
+        lifecycle stage and days in it, renewal probability (when the weights are calibrated)."""
+        r = self.row
+        signed = self.accounts.set_index("account_id").loc[self.account_id, "signed_at"]
+        rp = r.get("renewal_probability")
+        facts = [("Account", f"{r['name']} ({self.account_id})"), ("Segment", r["segment"]), ("CSM", r["csm"]),
+                 ("ARR", narrative.money_text(r["arr"])),
+                 ("Signed", f"{signed:%Y-%m-%d} ({(self.as_of - signed).days:,} days ago)"),
+                 ("Lifecycle stage", f"{r['lifecycle_stage']} for {int(r['days_in_stage']):,} days"
+                  if not is_missing(r["days_in_stage"]) else r["lifecycle_stage"]),
+                 ("Renewal probability", f"not available (weights {self.weights_version} carry no calibration map)"
+                  if is_missing(rp) else f"{rp:.0%} (calibrated map of weights {self.weights_version})")]
+        parts = [style_block(), _CSS, _p(self.subtitle(), "wb-sub")]
+        if self.picked:
+            parts.append(_p("No account_id was given, so this brief shows the red account with the largest ARR "
+                            "(the lowest score when none is red). Pass -p account_id=… for another.", "wb-note"))
+        return fragment(*parts, _facts(facts))
+
+    def score(self) -> HtmlFragment:
+        """The score, the final colour and the one-line why (``why`` of :func:`workbook.explanation.explain`,
+        the line :func:`workbook.explanation.why_lines` gives every account), override and alert."""
+        r, ex = self.row, self.explained
+        change = "" if is_missing(r["change_7d"]) else f", {change_text(r['change_7d'], 'points')} in 7 days"
+        head = (f"<p class=\"wb-headline\">{_badge(r['colour'])} Score {_e(display.text(r['score'], 'points'))} "
+                f"of 100{_e(change)} · coverage {_e(display.text(r['coverage'], 'fraction'))}</p>")
+        parts = [head, _p("Why: " + str(ex.get("why") or ""), "wb-story")]
+        o = ex.get("override")
+        if o:
+            parts.append(_p(f"Override: shown {o['colour']} instead of the formula's {ex['computed_colour']}, set by "
+                            f"{o['author']} on {o['set_at']}" + (f" until {o['expires_at']}" if o.get("expires_at")
+                                                                 else "") + f": {o['reason']}.", "wb-note"))
+        flags = [a.strip() for a in ex.get("archetypes") or [] if a.strip()]
+        if ex.get("decline_pattern"):
+            flags.append("adoption declining (last 4 weeks below the 4 before)")
+        if flags:
+            parts.append(_p("Risk signals: " + ", ".join(flags) + ".", "wb-note"))
+        if (ex.get("alert") or {}).get("on"):
+            parts.append(_p(f"Alert: {ex['alert']['reason']}.", "wb-note"))
+        return fragment(*parts)
+
+    @cached_property
+    def score_history(self) -> pd.DataFrame:
+        """Weekly points over ``history_weeks`` weeks ending on ``as_of`` (:func:`workbook.health.history`)."""
+        start = self.as_of - pd.Timedelta(days=7 * (self.history_weeks - 1))
+        return _health.history(self.ws, start, self.as_of, "W", weights=self.weights, engine=self.engine,
+                               accounts=[self.account_id])
+
+    def history_marks(self) -> pd.DataFrame:
+        """Dates to mark on the history: overrides set on this account and weights versions adopted."""
+        start = self.as_of - pd.Timedelta(days=7 * (self.history_weeks - 1))
+        rows = []
+        if self.ws.has("overrides"):
+            o = self.ws.frame("overrides")
+            o = o[(o["account_id"] == self.account_id) & (o["set_at"] >= start) & (o["set_at"] <= self.as_of)]
+            rows += [(r.set_at, f"override to {r.colour} by {r.author}") for r in o.itertuples()]
+        for v in _weights.list_versions().itertuples():
+            at = pd.to_datetime(v.adopted_at, errors="coerce") if v.adopted_at else pd.NaT
+            if not pd.isna(at) and start <= at.normalize() <= self.as_of:
+                rows.append((at.normalize(), f"weights {v.version} adopted"))
+        return pd.DataFrame(rows, columns=["date", "label"]).sort_values("date").reset_index(drop=True)
+
+    def history(self) -> plots.Chart:
+        """The weekly score over the colour bands, with overrides and weights versions marked."""
+        return plots.score_history(self.score_history, green=self.weights.green, amber=self.weights.amber,
+                                   marks=self.history_marks(),
+                                   title=f"{self.row['name']}: score, last {self.history_weeks} weeks")
+
+    def history_note(self) -> HtmlFragment:
+        """How to read the chart: every point uses the active weights; what the numbered marks are."""
+        marks = self.history_marks()
+        text = (f"Every point is scored with the active weights {self.weights_version} (green from "
+                f"{self.weights.green:g}, amber from {self.weights.amber:g}), so the line compares like with like; "
+                "each dot has the final colour of its week (an override shows there).")
+        if len(marks):
+            text += " Marked: " + "; ".join(f"{i} {m.date:%Y-%m-%d} {m.label}"
+                                            for i, m in enumerate(marks.itertuples(), start=1)) + "."
+        return paragraph(text, "wb-note")
+
+    def dimensions(self) -> HtmlFragment:
+        """Each dimension: value, weight, points, change in points over 7 and 28 days, and its
+        signals against the cohort benchmark."""
+        dims = self.explained.get("dimensions") or {}
+        rows = []
+        for d in DIMENSIONS:
+            x = dims.get(d) or {}
+            rows.append({"Dimension": d + (" (lowest)" if d == self.row["lowest_dimension"] else ""),
+                         "Value": x.get("value"), "Weight": x.get("weight"), "Points": x.get("points"),
+                         "Change 7 d": (x.get("change_7d") or {}).get("points"),
+                         "Change 28 d": (x.get("change_28d") or {}).get("points"),
+                         "Signals": _signal_text(d, x.get("signals")) if x.get("value") is not None else
+                         "no data: its weight is spread over the others"})
+        change = lambda v: display.text(v, "points", change=True)  # noqa: E731
+        return html_table(pd.DataFrame(rows), formats={"Value": "number", "Weight": "count", "Points": "points",
+                                                       "Change 7 d": change, "Change 28 d": change},
+                          caption="Dimensions: value 0–1, points = weight × value (out of the weight), changes in "
+                                  "points; signals against the cohort benchmark")
+
+    def move_up(self) -> HtmlFragment:
+        """What would move the account up a colour: the value each dimension alone would need."""
+        m = self.explained.get("move_up")
+        if m is None:
+            return paragraph("The formula already gives green, the top colour: keep it there (monthly check, "
+                             "advocacy).", "wb-note")
+        ways = [v["hint"] for v in m["dimensions"].values() if v.get("needed") is not None]
+        intro = (f"{m['target_colour'].capitalize()} starts at {m['threshold']:g}: the score needs "
+                 f"{m['points_needed']:.1f} more points. Any one of these would do it on its own:")
+        if not ways:
+            return paragraph(f"{m['target_colour'].capitalize()} starts at {m['threshold']:g} "
+                             f"({m['points_needed']:.1f} points away): no single dimension can get there alone.",
+                             "wb-note")
+        return fragment(_p(intro, "wb-note"), bullets(ways))
+
+    @cached_property
+    def events(self) -> pd.DataFrame:
+        """:func:`workbook.timeline.timeline` over the last ``timeline_days`` days."""
+        from .activity import timeline
+        return timeline(self.ws, self.account_id, self.as_of - pd.Timedelta(days=self.timeline_days - 1), self.as_of)
+
+    def timeline(self) -> HtmlFragment:
+        """The last 90 days: milestones, tickets and escalations, surveys with comments, touches,
+        contacts who joined or left, overrides with reason and author, newest first."""
+        from .activity import SOURCES
+        absent = sorted({t for t in SOURCES.values() if not self.ws.has(t)})
+        note = _p("Not in this source, so not in the timeline: " + ", ".join(absent) + ".", "wb-note") \
+            if absent else ""
+        if self.events.empty:
+            return fragment(_p(f"Nothing recorded in the last {self.timeline_days} days.", "wb-note"), note)
+        view = self.events.rename(columns={"date": "Date", "kind": "Kind", "what": "What", "detail": "Detail"})
+        return fragment(html_table(view, formats={"Date": "date"},
+                                   caption=f"The last {self.timeline_days} days, newest first ({len(view)} entries)"),
+                        note)
+
+    def playbook(self) -> HtmlFragment:
+        """The playbook step for the colour and the next review by the cadence."""
+        from .activity import last_reviews, review_due
+        r = self.row
+        if not isinstance(r["colour"], str):
+            return paragraph("Not scored on as_of (no dimension has data): no colour, so no playbook step or "
+                             "review cadence.", "wb-note")
+        cadence = _cadence()[r["colour"]]
+        last = last_reviews(self.ws, self.as_of).get(self.account_id)
+        signed = self.accounts.set_index("account_id").loc[self.account_id, "signed_at"]
+        due, days = review_due(last, signed, cadence, self.as_of)
+        when = (f"due now (overdue since {due:%Y-%m-%d})" if days < 0 else
+                f"{due:%Y-%m-%d} ({'today' if days == 0 else 'in ' + narrative.plural(days, 'day')})")
+        step = self.explained.get("recommended_action") or r["recommended_action"]
+        facts = [("Next step", step),
+                 ("Review cadence", f"{_cadence_word(cadence)} ({r['colour']})"),
+                 ("Last review", f"{last:%Y-%m-%d}" if not pd.isna(last) else "none on record"),
+                 ("Next review", when)]
+        return fragment(_facts(facts), bullets(_health.playbooks()[r["colour"]].get("actions", []), "wb-asks"))
+
+    def exclusions(self) -> list[quality.Exclusion]:
+        r = self.row
+        return [quality.Exclusion(f"health score: {d}", 1, "no data for this account on as_of: its weight was "
+                                  "spread over the others", "accounts") for d in DIMENSIONS if is_missing(r[d])]
+
+
+class Book(Report):
+    """One CSM's book (SPEC section 7, ``book``): accounts by colour and ARR, who moved colour this
+    week and why, reviews due by the cadence, open onboardings against plan, ARR at risk, wins.
+    ``csm=None`` shows the CSM with the most live accounts (:func:`workbook.members.default_csm`)
+    and says so in the header."""
+
+    name = "book"
+    title = "CSM book of business"
+
+    def __init__(self, *, data=None, as_of=None, engine=None, csm=None, max_rows=None):
+        super().__init__(data=data, as_of=as_of, engine=engine, csm=csm, max_rows=max_rows)
+        from . import members
+        self.max_rows = self.setting_int("max_rows")
+        given = self.settings.get("csm")
+        self.picked = given is None
+        self.csm = members.default_csm(self.health) if self.picked else members.find_csm(self.ws, given)
+        if self.csm is None:
+            raise BadInput("accounts", "csm", f"no account is live on {self.as_of:%Y-%m-%d}: no book to show")
+        from .periods import week
+        self.period = week(self.as_of)
+
+    @cached_property
+    def mine(self) -> pd.DataFrame:
+        """The CSM's live accounts (rows of :attr:`health`), largest ARR first."""
+        h = self.health
+        own = h[(h["csm"] == self.csm).fillna(False).to_numpy(dtype=bool)]
+        return own.sort_values(["arr", "account_id"], ascending=[False, True]).reset_index(drop=True)
+
+    def subtitle(self) -> str:
+        return (f"{self.csm} · {narrative.plural(len(self.mine), 'live account')}, "
+                f"{narrative.money_text(self.mine['arr'].sum())} ARR · week "
+                f"{period_text(self.period.start, self.period.end)} · as of {self.as_of:%Y-%m-%d} · "
+                f"data {self.ws.source}")
+
+    def header(self) -> HtmlFragment:
+        parts = [style_block(), _CSS, _p(self.subtitle(), "wb-sub")]
+        if self.picked:
+            parts.append(_p("No csm was given, so this book shows the CSM with the most live accounts. Pass "
+                            "-p csm=\"Name\" for another.", "wb-note"))
+        if self.mine.empty:
+            parts.append(_p(f"{self.csm} owns no account live on {self.as_of:%Y-%m-%d}.", "wb-note"))
+        return fragment(*parts)
+
+    def colours(self) -> HtmlFragment:
+        """Accounts and ARR per final colour."""
+        m = self.mine
+        rows = []
+        for c in ("red", "amber", "green"):
+            k = m[(m["colour"] == c).fillna(False).to_numpy(dtype=bool)]
+            rows.append({"Colour": c, "Accounts": len(k), "ARR": float(k["arr"].sum()),
+                         "Share of ARR": float(k["arr"].sum() / m["arr"].sum()) if m["arr"].sum() else None})
+        return html_table(pd.DataFrame(rows), formats={"Accounts": "count", "ARR": "money", "Share of ARR": "fraction"},
+                          status_col="Colour", caption=f"{self.csm}'s accounts by colour")
+
+    def accounts_table(self) -> HtmlFragment:
+        """Every account of the book: colour, score, 7-day change, ARR, lowest dimension, stage."""
+        m = self.mine
+        if m.empty:
+            return None
+        order = m["colour"].astype(object).map({"red": 0, "amber": 1, "green": 2})
+        m = m.assign(_o=order).sort_values(["_o", "arr"], ascending=[True, False])
+        view = pd.DataFrame({"Account": m["name"], "Colour": m["colour"], "Score": m["score"],
+                             "Change 7 d": m["change_7d"], "ARR": m["arr"], "Lowest dimension": m["lowest_dimension"],
+                             "Stage": m["lifecycle_stage"]})
+        return html_table(view, formats={"Score": "points", "ARR": "money",
+                                         "Change 7 d": lambda v: display.text(v, "points", change=True)},
+                          status_col="Colour", caption="The book, red first, then the largest ARR")
+
+    @cached_property
+    def colour_before(self) -> pd.Series:
+        """Each of the CSM's accounts' final colour 7 days before (:func:`workbook.health.colours_on`)."""
+        return _health.colours_on(self.ws, self.mine, self.weights, self.as_of - pd.Timedelta(days=7))
+
+    def movers(self) -> HtmlFragment:
+        """Accounts whose final colour changed in the last 7 days, and why
+        (:func:`workbook.explanation.why_lines`)."""
+        m = self.mine
+        scored = m["colour"].notna().to_numpy(dtype=bool) & self.colour_before.notna().to_numpy(dtype=bool)
+        moved = m[scored & (m["colour"].astype(object) != self.colour_before).to_numpy(dtype=bool)]
+        new = m[self.colour_before.isna().to_numpy()]
+        note = _p(f"{narrative.plural(len(new), 'account')} not scored 7 days ago (signed since) "
+                  f"{'is' if len(new) == 1 else 'are'} not counted as moved.", "wb-note") if len(new) else ""
+        if moved.empty:
+            return fragment(_p("No account changed colour in the last 7 days.", "wb-note"), note)
+        from .explanation import why_lines
+        why = why_lines(self.ws, moved, self.as_of, weights=self.weights, engine=self.engine)
+        rank = {"red": 0, "amber": 1, "green": 2}
+        before = self.colour_before[moved.index]
+        view = pd.DataFrame({"Account": moved["name"],
+                             "Move": [f"{b} → {c}" for b, c in zip(before, moved["colour"])],
+                             "Direction": ["worse" if rank[str(c)] < rank[str(b)] else "better"
+                                           for b, c in zip(before, moved["colour"])],
+                             "Score": moved["score"], "Change 7 d": moved["change_7d"], "ARR": moved["arr"],
+                             "Why": [str(why.get(a, "")) for a in moved["account_id"]], "Colour": moved["colour"]})
+        return fragment(html_table(view, formats={"Score": "points", "ARR": "money",
+                                                  "Change 7 d": lambda v: display.text(v, "points", change=True)},
+                                   status_col="Colour", caption=f"Changed colour since "
+                                                                f"{self.as_of - pd.Timedelta(days=7):%Y-%m-%d}"), note)
+
+    @cached_property
+    def reviews(self) -> pd.DataFrame:
+        """Per account: colour, cadence (days), last review, due date and days until due
+        (:func:`workbook.timeline.review_due`; the last review is the last touchpoint of kind review)."""
+        from .activity import last_reviews, review_due
+        cadence = _cadence()
+        last = last_reviews(self.ws, self.as_of)
+        signed = self.accounts.set_index("account_id")["signed_at"]
+        rows = []
+        for r in self.mine.itertuples():
+            if not isinstance(r.colour, str):       # not scored (no dimension has data): no cadence
+                continue
+            seen = last.get(r.account_id)
+            due, days = review_due(seen, signed[r.account_id], cadence[r.colour], self.as_of)
+            rows.append({"Account": r.name, "Colour": r.colour, "Cadence": _cadence_word(cadence[r.colour]),
+                         "Last review": seen, "Due": due, "Days": days, "ARR": r.arr})
+        return pd.DataFrame(rows, columns=["Account", "Colour", "Cadence", "Last review", "Due", "Days", "ARR"])
+
+    def reviews_due(self) -> HtmlFragment:
+        """Reviews due in the next 7 days (or overdue) by the cadence: red weekly, amber fortnightly,
+        green monthly, counted from the last review (a touchpoint of kind ``review``, not missed)."""
+        r = self.reviews
+        due = r[r["Days"] <= 6].sort_values(["Days", "ARR"], ascending=[True, False])
+        intro = _p("Cadence: red weekly, amber fortnightly, green monthly (params/playbooks.yaml), counted from the "
+                   "last review on record — a touchpoint of kind review that was not missed — else from the "
+                   "signature date.", "wb-note")
+        if not self.ws.has("touchpoints"):
+            intro = fragment(intro, _p("No touchpoints table in this source: no review is on record.", "wb-note"))
+        if due.empty:
+            return fragment(intro, _p("No review falls due in the next 7 days.", "wb-note"))
+        view = due.assign(When=["overdue by " + narrative.plural(-d, "day") if d < 0 else
+                                ("today" if d == 0 else "in " + narrative.plural(d, "day")) for d in due["Days"]])
+        view["Last review"] = [f"{v:%Y-%m-%d}" if not pd.isna(v) else "none" for v in view["Last review"]]
+        return fragment(intro, html_table(view[["Account", "Colour", "Cadence", "Last review", "Due", "When"]],
+                                          formats={"Due": "date"}, status_col="Colour",
+                                          caption=f"Reviews due by {self.as_of + pd.Timedelta(days=6):%Y-%m-%d} "
+                                                  f"({len(view)} of {len(r)} accounts), most overdue first"))
+
+    @cached_property
+    def onboarding_rows(self) -> pd.DataFrame:
+        """The CSM's open onboardings (as :func:`workbook.metrics.past_due` defines open) with the
+        milestones reached, days since signature and the due date."""
+        with _kpis.open_context(self.ws, self.as_of, self.engine) as ctx:
+            acc = ctx.accounts
+            rows = acc[(_kpis.open_onboardings(ctx, ctx.as_of) & (acc["csm"] == self.csm)).to_numpy()].copy()
+        steps = ("kickoff", "go_live", "activation", "first_value", "onboarding_complete", "handover")
+        rows["reached"] = [[s.replace("_", " ") for s in steps if s in rows and not pd.isna(r[s])]
+                           for _, r in rows.iterrows()]
+        rows["days_since"] = (self.as_of - rows["signed_at"]).dt.days
+        rows["window"] = (rows["due"] - rows["signed_at"]).dt.days
+        return rows.sort_values("due").reset_index(drop=True)
+
+    def onboardings(self) -> HtmlFragment:
+        """Open onboardings against plan: milestones reached, days used of the window, due date."""
+        o = self.onboarding_rows
+        if o.empty:
+            return paragraph(f"{self.csm} has no open onboarding.", "wb-note")
+        left = (o["due"] - self.as_of).dt.days
+        view = pd.DataFrame({"Account": o["name"], "Signed": o["signed_at"],
+                             "Milestones reached": [", ".join(r) or "none yet" for r in o["reached"]],
+                             "Day of window": [f"day {d:,} of {w:,}" for d, w in zip(o["days_since"], o["window"])],
+                             "Due": o["due"],
+                             "Against plan": ["past due by " + narrative.plural(-d, "day") if d < 0 else
+                                              f"{narrative.plural(d, 'day')} left" for d in left],
+                             "Status": ["red" if d < 0 else "green" for d in left]})
+        return html_table(view.head(self.max_rows), formats={"Signed": "date", "Due": "date"}, status_col="Status",
+                          caption=f"Open onboardings, soonest due first ({min(len(view), self.max_rows)} of "
+                                  f"{len(view)}); the plan is the segment's onboarding window (params/targets.yaml) "
+                                  "or the account's onboarding_due_at")
+
+    def arr_at_risk(self) -> HtmlFragment:
+        """Red ARR and amber ARR, and the ARR expected to churn where the weights are calibrated."""
+        m = self.mine
+        red = float(m.loc[(m["colour"] == "red").fillna(False).to_numpy(dtype=bool), "arr"].sum())
+        amber = float(m.loc[(m["colour"] == "amber").fillna(False).to_numpy(dtype=bool), "arr"].sum())
+        text = (f"{narrative.money_text(red)} ARR is red and {narrative.money_text(amber)} amber, of "
+                f"{narrative.money_text(m['arr'].sum())} in the book.")
+        if "renewal_probability" in m:
+            lost = float((m["arr"] * (1 - m["renewal_probability"])).sum())
+            text += (f" By the calibrated renewal probabilities of weights {self.weights_version}, "
+                     f"{narrative.money_text(lost)} of the book's ARR is expected not to renew.")
+        else:
+            text += (f" Weights {self.weights_version} carry no calibration map, so no renewal probability is "
+                     "shown.")
+        parts = [_p(text, "wb-headline")]
+        risky = m[m["colour"].isin(["red", "amber"]).fillna(False).to_numpy(dtype=bool)]
+        if len(risky):
+            view = self.risk_frame(risky.head(self.max_rows)).drop(columns="Owner")
+            if "renewal_probability" in risky:
+                view.insert(3, "Renewal probability", risky["renewal_probability"].head(self.max_rows).to_numpy())
+            formats = {"ARR": "money", "Score": "points",
+                       "Change 7 d": lambda v: display.text(v, "points", change=True)}
+            if "Renewal probability" in view:
+                formats["Renewal probability"] = "fraction"
+            parts.append(fragment('<div class="wb-risks">', html_table(
+                view, formats=formats,
+                caption=f"Red and amber accounts, largest ARR first ({min(len(risky), self.max_rows)} of "
+                        f"{len(risky)})"), "</div>"))
+        return fragment(*parts)
+
+    def wins(self) -> HtmlFragment:
+        """The week's wins on the CSM's accounts (:func:`workbook.wins.events`)."""
+        ev = wins.events(self.ws, self.mine, self.period.start, self.period.end, self.colour_before)
+        ev = ev[(ev["csm"] == self.csm).fillna(False).to_numpy(dtype=bool)]
+        if ev.empty:
+            return paragraph(f"No first value, completed onboarding, advocacy or newly green account in the week "
+                             f"{period_text(self.period.start, self.period.end)}.", "wb-note")
+        view = pd.DataFrame({"Date": ev["date"], "Account": ev["name"], "Win": ev["kind"], "Detail": ev["detail"],
+                             "ARR": ev["arr"]})
+        return html_table(view, formats={"Date": "date", "ARR": "money"},
+                          caption=f"Wins in the week {period_text(self.period.start, self.period.end)}")
+
+    def exclusions(self) -> list[quality.Exclusion]:
+        m = self.mine
+        return [quality.Exclusion(f"health score: {d} ({self.csm}'s accounts)", int(m[d].isna().sum()),
+                                  "no data for this dimension on as_of: its weight was spread over the others",
+                                  "accounts") for d in DIMENSIONS if int(m[d].isna().sum())]
+
+
+__all__ += ["Account", "Book"]

@@ -269,7 +269,9 @@ def _check_out(out: Path, force: bool) -> None:
     if twins:
         raise BadInput(str(out), None, f"holds {', '.join(twins)}: the sample writes {', '.join(twins.values())}, "
                        "so the folder would give the same table twice; move it away or choose another folder")
-    others = [p.name + ("/" if p.is_dir() else "") for p in entries if p.name not in ours]
+    # a validation receipt (workspace.RECEIPT_NAME) belongs to the tables: new tables outdate it
+    others = [p.name + ("/" if p.is_dir() else "") for p in entries if p.name not in ours
+              and p.name != ".workbook-receipt.json"]
     if others and not force:
         shown = ", ".join(others[:8]) + (f" and {len(others) - 8} more" if len(others) > 8 else "")
         raise BadInput(str(out), None, f"is not empty and holds files that are not sample tables ({shown}): "

@@ -319,13 +319,15 @@ def check_snapshots(snapshots: pd.DataFrame) -> pd.DataFrame:
 
 
 def from_source(*, data=None, path=None, as_of=None, horizon_days: int | None = None,
-                progress: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+                progress: Callable[[str], None] | None = None,
+                revalidate: bool = False) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The snapshots to calibrate on and the accounts table: built from the data source ``data``
     (a folder or DuckDB file, :func:`build_snapshots`) or read from the snapshot CSV ``path``
-    (:func:`load_snapshots`; no accounts table, so None). ``attrs['as_of']`` is the date used."""
+    (:func:`load_snapshots`; no accounts table, so None). ``attrs['as_of']`` is the date used.
+    ``revalidate`` checks the data again instead of trusting its validation receipt."""
     if data:
         from .workspace import open_data
-        ws = open_data(data)
+        ws = open_data(data, revalidate=revalidate, progress=progress)
         try:
             snaps = build_snapshots(ws, as_of=as_of, horizon_days=horizon_days, progress=progress)
             return snaps, ws.frame("accounts")

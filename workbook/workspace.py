@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import re
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +27,10 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from . import queries
-from .contract import REQUIRED_TABLES, SIGNED_RULES, TABLE_ORDER, TABLES, Table
+from . import __version__, queries
+from .contract import CONTRACT_VERSION, REQUIRED_TABLES, SIGNED_RULES, TABLE_ORDER, TABLES, Table
 from .errors import BadInput, Finding
+from .iofmt import atomic_write
 
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
 DB_SUFFIXES = (".duckdb", ".db", ".ddb")
@@ -40,6 +44,15 @@ WORK_PREFIX = "work_"
 # The CSV reader refuses a line longer than this many bytes (DuckDB's max_line_size); raise it
 # with WORKBOOK_CSV_MAX_LINE_SIZE for files with very long values.
 DEFAULT_CSV_MAX_LINE_SIZE = 2_000_000
+# Validation receipts (docs/data-contract.md, "Validation receipts"): a successful validation is
+# written down beside the data (or under the cache folder) and reused while its key still holds.
+RECEIPT_NAME = ".workbook-receipt.json"
+RECEIPT_FORMAT = 1
+# A receipt is written only when every table file last changed (ctime) at least this long before
+# validation began: a change within the same timestamp tick as the files' own ctime could keep
+# size, mtime, ctime and inode all equal ("racy git"); a later change cannot. Fresh files are
+# validated again by the next command, which then writes the receipt.
+RECEIPT_SETTLE_SECONDS = 2.0
 
 
 @dataclass
@@ -144,31 +157,64 @@ class Workspace:
     memory_limit, threads:
         DuckDB settings; default from ``WORKBOOK_MEMORY_LIMIT`` (else 1GB) / ``WORKBOOK_THREADS``
         (else all cores). DuckDB spills to a temporary directory past the limit.
+    revalidate:
+        Ignore a validation receipt and check every rule again (the command line's
+        ``--revalidate``). Without it, a receipt whose key still matches the source's files, the
+        contract and the package (:func:`receipt_key`) stands for the validation: the findings,
+        row counts and usage dates come from it and usage is not read on open.
+    progress:
+        Called with a line of text when a receipt cannot be written (never an error).
+
+    :attr:`receipt` is the receipt this workspace used or wrote (None: none could be written).
     """
 
     def __init__(self, source: str | os.PathLike, *, validate: bool = True,
-                 memory_limit: str | None = None, threads: int | None = None):
+                 memory_limit: str | None = None, threads: int | None = None, revalidate: bool = False,
+                 progress: Callable[[str], None] | None = None):
         self.source = Path(source)
         if not self.source.exists():
             raise BadInput(str(source), None, "data source does not exist")
-        self.con = duckdb.connect(config={"enable_external_access": True})
         memory_limit = memory_limit or os.environ.get("WORKBOOK_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
         threads = threads or (int(os.environ["WORKBOOK_THREADS"]) if os.environ.get("WORKBOOK_THREADS") else None)
-        self._tmp = tempfile.TemporaryDirectory(prefix="workbook-duckdb-")
-        for statement in queries.duckdb_settings(memory_limit=memory_limit or None, threads=threads or None,
-                                                 temp_directory=self._tmp.name, preserve_insertion_order=False):
-            self.con.execute(statement)
-        self.tables: dict[str, SourceTable] = {}
-        self.findings: list[Finding] = []
-        self._frames: dict[str, pd.DataFrame] = {}
+        self._settings = {"memory_limit": memory_limit or None, "threads": threads or None}
+        self._connect()
+        self.receipt: Path | None = None
+        self.revalidated = False
         try:
             self._discover()
-            self._load()
+            started = time.time_ns()
+            key = receipt_key(self.source)
+            found = None if revalidate or self.findings else read_receipt(self.source, key)
+            if found is None or not self._load_from_receipt(*found):
+                if found is not None:          # the receipt no longer holds: start again, validating
+                    self._reconnect()
+                self._load()
+                self.revalidated = True
+                if not self.errors and _settled(key, started):
+                    self.receipt = write_receipt(self.source, self._receipt(key), progress)
             if validate and self.errors:
                 raise BadInput.from_findings(self.findings)
         except BaseException:
             self.close()
             raise
+
+    def _connect(self) -> None:
+        """A fresh DuckDB connection with the workspace's settings and nothing loaded."""
+        self.con = duckdb.connect(config={"enable_external_access": True})
+        self._tmp = tempfile.TemporaryDirectory(prefix="workbook-duckdb-")
+        for statement in queries.duckdb_settings(**self._settings, temp_directory=self._tmp.name,
+                                                 preserve_insertion_order=False):
+            self.con.execute(statement)
+        self.tables: dict[str, SourceTable] = {}
+        self.findings: list[Finding] = []
+        self._frames: dict[str, pd.DataFrame] = {}
+        self._usage_range: tuple[pd.Timestamp | None, pd.Timestamp | None] | None = None
+        self._lazy: dict[str, str] = {}   # small table -> the SELECT that stores it, while it is a view
+
+    def _reconnect(self) -> None:
+        self.close()
+        self._connect()
+        self._discover()
 
     # ------------------------------------------------------------------ public API
     @property
@@ -217,6 +263,7 @@ class Workspace:
 
         ``frames``: small pandas tables visible to this query only, by name (a cursor of its own).
         """
+        self._materialize(query)
         if not frames:
             return self.con.execute(query, params).df() if params else self.con.execute(query).df()
         con = self.con.cursor()
@@ -233,8 +280,12 @@ class Workspace:
 
     @property
     def usage_date_range(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-        row = self.con.execute(queries.usage_date_range()).fetchall()[0] if self.has("usage") else (None, None)
-        return (pd.Timestamp(row[0]) if row[0] else None, pd.Timestamp(row[1]) if row[1] else None)
+        """First and last ``usage.date`` (None, None without usage rows); counted while validating
+        (or kept in the validation receipt), so asking costs no scan."""
+        if self._usage_range is None:
+            row = self.con.execute(queries.usage_date_range()).fetchall()[0] if self.has("usage") else (None, None)
+            self._usage_range = _date_pair(row)
+        return self._usage_range
 
     def default_as_of(self) -> pd.Timestamp:
         """SPEC section 3: the latest ``usage.date`` in the source."""
@@ -291,6 +342,36 @@ class Workspace:
     def __repr__(self) -> str:
         sizes = ", ".join(f"{n}={t.rows:,}" for n, t in self.tables.items())
         return f"<Workspace {self.source} [{sizes}]>"
+
+    # ------------------------------------------------------------------ validation receipts
+    def _receipt(self, key: dict) -> dict:
+        """What a later open needs to stand for this validation: ``key``, row counts, findings
+        (warnings: a receipt is only written without errors) and usage's first and last date."""
+        first, last = self._usage_range or (None, None)
+        return {"key": key, "rows": {n: t.rows for n, t in self.tables.items()},
+                "findings": [{"severity": f.severity, "table": f.table, "column": f.column, "rule": f.rule,
+                              "count": f.count, "examples": list(f.examples)} for f in self.findings],
+                "usage_dates": [None if d is None else f"{d:%Y-%m-%d}" for d in (first, last)]}
+
+    def _load_from_receipt(self, path: Path, receipt: dict) -> bool:
+        """Create every typed relation without checking a rule, and take the findings, row counts
+        and usage dates from ``receipt``. False when the source does not open as the receipt says
+        (then the connection holds half a load: the caller starts again)."""
+        try:
+            if set(receipt["rows"]) != set(self.tables):
+                return False
+            self._load(check=False)
+            if self.findings or set(self._typed) != set(self.tables):
+                return False
+            for name, rows in receipt["rows"].items():
+                self.tables[name].rows = int(rows)
+            self.findings = [Finding(f["severity"], f["table"], f["column"], f["rule"], int(f["count"]),
+                                     tuple(f["examples"])) for f in receipt["findings"]]
+            self._usage_range = _date_pair(receipt["usage_dates"])
+        except (duckdb.Error, KeyError, TypeError, ValueError):
+            return False
+        self.receipt = path
+        return True
 
     # ------------------------------------------------------------------ loading
     def _add(self, severity: str, table: str, column: str | None, rule: str, count: int = 0,
@@ -373,7 +454,9 @@ class Workspace:
         self._add("error", st.name, None, f"{(st.path.name if st.path else st.name)} is not a readable "
                   f"{kind} table ({_short(exc)})")
 
-    def _load(self) -> None:
+    def _load(self, *, check: bool = True) -> None:
+        """Read, type and (``check``) validate every table found; ``check=False`` only types them
+        (a validation receipt stands for the checks)."""
         self._typed: set[str] = set()
         self._fk_counts: dict[str, int] = {}   # rows with an unknown account, counted while validating
         self._raw_types: dict[str, dict[str, str]] = {}
@@ -407,8 +490,12 @@ class Workspace:
             if missing:
                 continue
             self._raw_types[name] = raw_types
-            self._validate_and_type(table, raw, raw_types, st)
-        if "accounts" in self._typed:
+            if check:
+                self._validate_and_type(table, raw, raw_types, st)
+            else:
+                self._create_typed(name, st, queries.typed_select(table, raw, raw_types), lazy=True)
+                self._typed.add(name)
+        if check and "accounts" in self._typed:
             self._check_foreign_keys()
 
     def _validate_and_type(self, table: Table, raw: str, raw_types: dict[str, str], st: SourceTable) -> None:
@@ -432,11 +519,12 @@ class Workspace:
                 self._unreadable(st, exc)
                 return
             source = queries.aliased(work)
-        # 1. one aggregate pass: row count, type errors, missing values, row rules, (usage) foreign key
-        self._run_checks(table, st, queries.contract_checks(table, raw_types), source,
-                         fk=big and "accounts" in self._typed and "account_id" in exprs)
-        # 2. uniqueness
-        if table.unique:
+        # 1. one aggregate pass: row count, type errors, missing values, row rules, and for usage
+        #    the foreign key, distinct key hashes and the date range
+        key_hashes = self._run_checks(table, st, queries.contract_checks(table, raw_types), source,
+                                      fk=big and "accounts" in self._typed and "account_id" in exprs)
+        # 2. uniqueness (usage: only when some key hash repeats)
+        if table.unique and (key_hashes is None or key_hashes < st.rows):
             self._check_unique(table, exprs if big else {c: queries.ident(c) for c in exprs}, raw if big else work)
         # 3. build the typed relation
         if big:
@@ -449,10 +537,20 @@ class Workspace:
         self._typed.add(name)
 
     def _run_checks(self, table: Table, st: SourceTable, checks: list[queries.Check], source: str, *,
-                    fk: bool) -> None:
+                    fk: bool) -> int | None:
         """Count the rows of ``source`` breaking each of ``checks`` in one pass (with ``fk``, also
-        those whose account is not in ``accounts``) and record a finding per broken check."""
-        counts = self.con.execute(queries.check_counts(checks, source, accounts="accounts" if fk else None)).fetchall()[0]
+        those whose account is not in ``accounts``) and record a finding per broken check.
+
+        For usage the same pass counts the distinct hashes of its key (returned; None for other
+        tables) and its first and last date, so validation reads usage once."""
+        extra = queries.usage_extras(table.unique) if table.name == "usage" else []
+        counts = self.con.execute(queries.check_counts(checks, source, accounts="accounts" if fk else None,
+                                                       extra=extra)).fetchall()[0]
+        key_hashes = None
+        if extra:
+            key_hashes, *dates = counts[-3:]
+            self._usage_range = _date_pair(dates)
+            counts = counts[:-3]
         st.rows = int(counts[0])
         if fk:
             self._fk_counts[table.name] = int(counts[-1])
@@ -461,11 +559,23 @@ class Workspace:
             if n:
                 ex = [str(r[0]) for r in self.con.execute(queries.examples(key, source, check.predicate)).fetchall()]
                 self._add(check.severity, table.name, check.column, check.text, n, tuple(ex))
+        return None if key_hashes is None else int(key_hashes)
 
-    def _create_typed(self, name: str, st: SourceTable, typed_sql: str) -> None:
+    def _create_typed(self, name: str, st: SourceTable, typed_sql: str, *, lazy: bool = False) -> None:
         """The typed relation ``name`` from ``typed_sql``: a view over a Parquet or DuckDB usage,
-        else a table; milestones keep the earliest row of each (account, milestone)."""
-        if name == "usage" and st.format in ("parquet", "duckdb"):
+        else a table; milestones keep the earliest row of each (account, milestone) and a repeated
+        pair is a warning.
+
+        ``lazy`` (a validation receipt holds the findings): a small table stays a view until a
+        query names it (:meth:`_materialize`); :meth:`frame` reads the view once, so a table the
+        command never uses is never parsed."""
+        if lazy and name != "usage":
+            if name == "milestones":
+                self.con.execute(queries.create("VIEW", "all_milestones", typed_sql))
+                typed_sql = queries.earliest_milestones("all_milestones")
+            self.con.execute(queries.create("VIEW", name, typed_sql))
+            self._lazy[name] = typed_sql
+        elif name == "usage" and st.format in ("parquet", "duckdb"):
             self.con.execute(queries.create("VIEW", name, typed_sql))
         elif name == "milestones":
             self.con.execute(queries.create("TABLE", "all_milestones", typed_sql))
@@ -479,14 +589,19 @@ class Workspace:
         else:
             self.con.execute(queries.create("TABLE", name, typed_sql))
 
+    def _materialize(self, query: str) -> None:
+        """Store each small table still a view (:meth:`_create_typed` ``lazy``) that ``query``
+        names, so repeated queries read it parsed and typed once."""
+        for name in [n for n in self._lazy if re.search(rf"\b{re.escape(n)}\b", query)]:
+            self.con.execute(queries.drop_view(name))
+            self.con.execute(queries.create("TABLE", name, self._lazy.pop(name)))
+
     def _check_unique(self, table: Table, exprs: dict[str, str], raw: str) -> None:
         """Record a finding for repeated values of ``table.unique``; ``exprs`` types ``raw``'s columns."""
         cols = {c: exprs[c] for c in table.unique}
         if table.name == "usage":
-            # hash first (bounded memory on hundreds of millions of rows), then confirm exactly; the
-            # confirming scan runs only when some hash repeats (on valid data: never)
-            if not self.con.execute(queries.duplicate_hashes(list(cols.values()), raw)).fetchone()[0]:
-                return
+            # the rule pass counted distinct key hashes (bounded memory on hundreds of millions of
+            # rows); this confirming scan runs only when some hash repeats (on valid data: never)
             sql = queries.duplicates(cols, raw, hashed=True)
         else:
             sql = queries.duplicates(cols, raw)
@@ -548,8 +663,95 @@ def _short(exc: Exception) -> str:
     return text[:160]
 
 
+def _date_pair(values) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    first, last = values
+    return (pd.Timestamp(first) if first else None, pd.Timestamp(last) if last else None)
+
+
+# ---------------------------------------------------------------------------- validation receipts
+def cache_dir() -> Path:
+    """Where receipts go when the data's own folder cannot take one: ``$WORKBOOK_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/workbook``, else ``~/.cache/workbook``."""
+    if os.environ.get("WORKBOOK_CACHE_DIR"):
+        return Path(os.environ["WORKBOOK_CACHE_DIR"])
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "workbook"
+    return Path.home() / ".cache" / "workbook"
+
+
+def receipt_paths(source: str | os.PathLike) -> list[Path]:
+    """Where the receipt of ``source`` may live, in the order they are tried: beside the data
+    (``<folder>/.workbook-receipt.json``; for a DuckDB file ``.<file name>.workbook-receipt.json``
+    in its folder), then the cache folder, named by a hash of the source's absolute path."""
+    src = Path(source).resolve()
+    beside = src / RECEIPT_NAME if src.is_dir() else src.parent / f".{src.name}{RECEIPT_NAME}"
+    cached = cache_dir() / "receipts" / f"{hashlib.sha256(str(src).encode()).hexdigest()[:32]}.json"
+    return [beside, cached]
+
+
+def receipt_key(source: str | os.PathLike) -> dict:
+    """What identifies a validation: the receipt format, the source's absolute path, the contract
+    (:data:`workbook.contract.CONTRACT_VERSION`), workbook's and DuckDB's versions, and for every
+    file that can hold a table (a DuckDB file: it and its ``.wal``) the name, size, ``mtime_ns``,
+    ``ctime_ns`` and inode, as git's index does. Changing, touching, replacing, adding or removing
+    a table file changes the key."""
+    src = Path(source).resolve()
+    if src.is_dir():
+        paths = [p for p in src.iterdir() if p.name.split(".")[0] in TABLES and p.is_file()]
+    else:
+        paths = [p for p in (src, src.with_name(src.name + ".wal")) if p.is_file()]
+    files = {}
+    for p in sorted(paths):
+        st = p.stat()
+        files[p.name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns,
+                         "inode": st.st_ino}
+    return {"format": RECEIPT_FORMAT, "source": str(src), "contract": CONTRACT_VERSION, "workbook": __version__,
+            "duckdb": duckdb.__version__, "files": files}
+
+
+def _settled(key: dict, started_ns: int) -> bool:
+    """True when no table file of ``key`` changed within :data:`RECEIPT_SETTLE_SECONDS` before
+    ``started_ns`` (so any later change gives it a new ctime)."""
+    limit = started_ns - int(RECEIPT_SETTLE_SECONDS * 1e9)
+    return all(stat["ctime_ns"] < limit for stat in key["files"].values())
+
+
+def read_receipt(source: str | os.PathLike, key: dict) -> tuple[Path, dict] | None:
+    """The first readable receipt of ``source`` whose key equals ``key`` (and its path), else None.
+    A missing, unreadable, corrupt or outdated receipt is passed over, never an error."""
+    for path in receipt_paths(source):
+        try:
+            receipt = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(receipt, dict) and receipt.get("key") == key:
+            return path, receipt
+    return None
+
+
+def write_receipt(source: str | os.PathLike, receipt: dict,
+                  progress: Callable[[str], None] | None = None) -> Path | None:
+    """Write ``receipt`` atomically to the first of :func:`receipt_paths` that takes it and return
+    that path; when none does, say so through ``progress`` and return None (never an error)."""
+    text = json.dumps(receipt, indent=1, sort_keys=True, default=str)
+    problems = []
+    for path in receipt_paths(source):
+        try:
+            atomic_write(path, text)
+            return path
+        except OSError as exc:
+            problems.append(f"{path}: {exc.strerror or type(exc).__name__}")
+    if progress is not None:
+        progress(f"validation receipt not written ({'; '.join(problems)}): the next command validates "
+                 f"{source} again")
+    return None
+
+
 def open_data(source: str | os.PathLike, **kwargs) -> Workspace:
-    """Open and validate a data source; raises :class:`BadInput` on any contract error."""
+    """Open and validate a data source; raises :class:`BadInput` on any contract error.
+
+    A validation receipt written by an earlier open of the same, unchanged files stands for the
+    checks (``revalidate=True`` checks again); see :class:`Workspace`."""
     return Workspace(source, **kwargs)
 
 

@@ -145,8 +145,29 @@ def _advocacy(ws, account_id, start, end) -> pd.DataFrame:
                    if _within(r.date, start, end)])
 
 
+def last_reviews(ws, as_of) -> pd.Series:
+    """Each account's latest review on or before ``as_of`` (account_id → date): a touchpoint of
+    kind ``review`` not recorded as missed (``attended`` false). A review is the CSM's look at the
+    account with the customer, which is what the cadence asks for; other two-way touches keep the
+    engagement dimension up but do not count as a review. Empty without a touchpoints table."""
+    as_of = pd.Timestamp(as_of).normalize()
+    if not ws.has("touchpoints"):
+        return pd.Series([], dtype="datetime64[ns]")
+    t = ws.frame("touchpoints")
+    held = (t["kind"] == "review") & (t["date"] <= as_of) & t["attended"].fillna(True).astype(bool)
+    return t[held.fillna(False).to_numpy(dtype=bool)].groupby("account_id")["date"].max().astype("datetime64[ns]")
+
+
+def review_due(last, signed_at, cadence_days, as_of) -> tuple[pd.Timestamp, int]:
+    """When the next review is due and how many days from ``as_of`` (negative: overdue): the last
+    review (else the signature date) plus the cadence of the account's colour, in days."""
+    since = pd.Timestamp(signed_at) if pd.isna(last) else pd.Timestamp(last)
+    due = since + pd.Timedelta(days=int(cadence_days))
+    return due, int((due - pd.Timestamp(as_of).normalize()).days)
+
+
 _READERS = (("overrides", _overrides), ("tickets", _tickets), ("milestones", _milestones),
             ("outcomes", _outcomes), ("surveys", _surveys), ("contacts", _contacts),
             ("touchpoints", _touches), ("advocacy", _advocacy))
 
-__all__ = ["COLUMNS", "KINDS", "SOURCES", "timeline"]
+__all__ = ["COLUMNS", "KINDS", "SOURCES", "last_reviews", "review_due", "timeline"]
