@@ -17,31 +17,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from proposals import MAP, write_proposal as _proposal
+
 from workbook import weights as wmod
 
 REPO_PARAMS = Path(__file__).resolve().parent.parent / "params"
 WORKBOOK = str(Path(sys.executable).with_name("workbook"))
-MAP = [round(0.9 - 0.008 * s, 6) for s in range(101)]
 V1_WEIGHTS = {"adoption": 30, "engagement": 20, "sentiment": 15, "outcomes": 20, "relationship": 15}
-
-
-def _proposal(path: Path, weights=None, **extra) -> Path:
-    doc = {"weights": weights or {"adoption": 40, "engagement": 10, "sentiment": 5, "outcomes": 30,
-                                  "relationship": 15},
-           "thresholds": {"green": 80, "amber": 60}, "parent": "v1", "status": "proposal (not adopted)",
-           "horizon_days": 90, "n_train": 1000, "n_test": 400,
-           "data_window": {"as_of": "2026-11-15", "train": ["2025-03-01", "2026-01-01"],
-                           "test": ["2026-04-01", "2026-08-01"], "source": "data/sample"},
-           "metrics": {"current": {"auc": 0.70, "brier": 0.06, "log_loss": 0.22},
-                       "proposed": {"auc": 0.75, "brier": 0.05, "log_loss": 0.20}},
-           "calibration": {"horizon_days": 90, "method": "logistic", "churn_probability": MAP}}
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(doc.get(key), dict):
-            doc[key] = {**doc[key], **value}
-        else:
-            doc[key] = value
-    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 def _run(*args: str, umask: int | None = None, **env) -> subprocess.CompletedProcess:

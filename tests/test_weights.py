@@ -8,27 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from proposals import MAP, write_proposal as _proposal
+
 from workbook import weights as wmod
 from workbook.cli import main
 from workbook.errors import BadInput
 
 REPO_PARAMS = Path(__file__).resolve().parent.parent / "params"
-MAP = [round(0.9 - 0.008 * s, 6) for s in range(101)]          # 0.9 at score 0 down to 0.1 at 100
-
-
-def _proposal(path: Path, weights=None, **extra) -> Path:
-    doc = {"weights": weights or {"adoption": 40, "engagement": 10, "sentiment": 5, "outcomes": 30,
-                                  "relationship": 15},
-           "thresholds": {"green": 80, "amber": 60}, "parent": "v1", "status": "proposal (not adopted)",
-           "horizon_days": 90, "n_train": 1000, "n_test": 400,
-           "data_window": {"as_of": "2026-11-15", "train": ["2025-03-01", "2026-01-01"],
-                           "test": ["2026-04-01", "2026-08-01"]},
-           "metrics": {"current": {"auc": 0.70, "brier": 0.06, "log_loss": 0.22},
-                       "proposed": {"auc": 0.75, "brier": 0.05, "log_loss": 0.20}},
-           "calibration": {"horizon_days": 90, "method": "logistic", "churn_probability": MAP}}
-    doc.update(extra)
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
 
 
 def _digest(path: Path) -> str:
