@@ -17,7 +17,8 @@ from workbook.display import MISSING, label, text
     (12.5, "nps", "+12.5", "+12"),
     (-3, "nps", "-3.0", "-3"),
     (0.2, "nps", "+0.2", "0"),              # short: a change of sign that rounds away is no sign
-    (77.74, "points", "77.7", "78"),
+    (77.74, "points", "77.7", "77.7"),
+    (59.96, "points", "59.9", "59.9"),           # cut, not rounded: red never reads as the threshold 60
     (5.5, "ces", "5.50", "5.50"),
     (1204, "count", "1,204", "1,204"),
     (12300, "money", "$12,300", "$12,300"),
@@ -61,10 +62,10 @@ def test_values_that_are_not_missing(value):
 
 def test_short_style_never_writes_minus_zero():
     assert text(-0.0001, "fraction", short=True) == "0.0%"
-    assert text(-0.2, "points", short=True) == "0"
+    assert text(-0.02, "points", short=True) == "0.0"
     assert text(-0.4, "money", short=True) == "$0"
     assert text(-0.01, "days", short=True) == "0.0 d"
-    assert text(-5, "points", short=True) == "-5"
+    assert text(-5, "points", short=True) == "-5.0"
     assert label(-0.001, lambda v: f"{v:+.1f}") == "0.0"
 
 
@@ -79,7 +80,7 @@ def test_without_a_unit_and_unknown_units():
 def test_older_names_are_units():
     for old, (unit, change) in display.ALIASES.items():
         assert label(0.5, old) == text(0.5, unit, change=change, short=True)
-    assert label(0.712, "pct") == "71.2%" and label(0.031, "pp") == "+3.1 pp" and label(80.6, "score") == "81"
+    assert label(0.712, "pct") == "71.2%" and label(0.031, "pp") == "+3.1 pp" and label(80.6, "score") == "80.6"
     assert label(-2, "delta_days") == "-2.0 d" and label(1234.6, "int") == "1,235"
 
 

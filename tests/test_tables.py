@@ -54,7 +54,7 @@ def _parse(fragment: str) -> _Cells:
     (12, "nps", "+12"),
     (-5.4, "nps", "-5"),
     (0.2, "nps", "0"),
-    (80.6, "score", "81"),
+    (80.6, "score", "80.6"), (59.96, "score", "59.9"),
     (12300, "money", "$12,300"),
     (-1200.4, "money", "-$1,200"),
     (1234.6, "int", "1,235"),
@@ -166,9 +166,9 @@ def test_empty_frame():
 
 
 @pytest.mark.parametrize("value, kind, text", [
-    (-0.0001, "pct", "0.0%"), (-0.2, "score", "0"), (-0.4, "money", "$0"), (-0.01, "days", "0.0 d"),
+    (-0.0001, "pct", "0.0%"), (-0.02, "score", "0.0"), (-0.4, "money", "$0"), (-0.01, "days", "0.0 d"),
     (-0.004, "number", "0.00"), (-0.001, lambda v: f"{v:+.1f}", "0.0"),
-    (-5, "score", "-5"), (-0.05, "number", "-0.05"), (-10.04, "days", "-10.0 d"), (-0.3, "pct", "-30.0%"),
+    (-5, "score", "-5.0"), (-0.05, "number", "-0.05"), (-10.04, "days", "-10.0 d"), (-0.3, "pct", "-30.0%"),
 ])
 def test_no_negative_zero(value, kind, text):
     """A tiny negative that rounds to zero prints as zero, never -0.0; real negatives keep their sign."""

@@ -57,7 +57,8 @@ UNITS: dict[str, str] = {
     "days": "a number of days: 31.24 → '31.2 days' ('31.2 d'); change '+1.5 days' ('+1.5 d')",
     "fraction": "a share 0..1 as a percentage: 0.712 → '71.2%'; change in percentage points '+3.1 pp'",
     "nps": "NPS points -100..100, always signed: 12.5 → '+12.5' ('+12', whole)",
-    "points": "a 0..100 score or readiness points: 77.74 → '77.7' ('78', whole); change '+8.0' ('+8')",
+    "points": "a 0..100 score or readiness points, one decimal cut toward zero (77.76 → '77.7', 59.96 → "
+              "'59.9': a red score never reads as the amber threshold); change '+8.0' ('+8')",
     "ces": "a customer-effort score 1..7: 5.5 → '5.50'",
     "count": "a whole number with thousands separators: 1204 → '1,204'",
     "money": "whole dollars: 12300 → '$12,300'; from a million up '$1.2M' ('$1,204,000', exact)",
@@ -119,7 +120,7 @@ def _long(x: float, unit: str) -> str:
     if unit == "count":
         return f"{x:,.0f}"
     if unit == "points":
-        return f"{x:.1f}"
+        return _points(x)
     if unit == "money":
         return f"${x / 1_000_000:.1f}M" if abs(x) >= 1_000_000 else f"${x:,.0f}"
     return f"{x:.2f}"                                   # ces, number
@@ -145,7 +146,7 @@ def _short(x: float, unit: str) -> str:
     if unit == "nps":
         return _signed(x, "+.0f")
     if unit == "points":
-        return f"{x:.0f}"
+        return _points(x)
     if unit == "money":
         return ("-" if x < 0 else "") + f"${abs(x):,.0f}"
     if unit == "count":
@@ -169,7 +170,7 @@ ALIASES: dict[str, tuple[str, bool]] = {
     "pct": ("fraction", False),     # 0.712 → '71.2%'
     "pp": ("fraction", True),       # 0.031 → '+3.1 pp'
     "delta_days": ("days", True),   # -2 → '-2.0 d'
-    "score": ("points", False),     # 80.6 → '81'
+    "score": ("points", False),     # 80.6 → '80.6'
     "int": ("count", False),        # 1234 → '1,234'
 }
 
@@ -221,6 +222,14 @@ def _number(value) -> float | None:
         value = float(value)
         return None if math.isnan(value) else value
     return None
+
+
+def _points(x: float) -> str:
+    """A score to one decimal, cut (not rounded) toward zero: 59.96 reads '59.9', so a shown score
+    never reaches a colour threshold (60, 80) that the score itself has not reached."""
+    import math
+    cut = math.floor(abs(x) * 10 + 1e-9) / 10
+    return "0.0" if cut == 0 else f"{math.copysign(cut, x):.1f}"
 
 
 def _signed(x: float, spec: str) -> str:
