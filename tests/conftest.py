@@ -30,6 +30,24 @@ def sample_ws(sample_dir):
     ws.close()
 
 
+SCRIPT = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="session")
+def scripted_world(sample_dir, tmp_path_factory):
+    """A copy of the small sample world whose every account name ends with script markup: whatever
+    page a name reaches, it must arrive escaped (the report and browser tests render it)."""
+    import shutil
+
+    import pandas as pd
+    target = tmp_path_factory.mktemp("scripted") / "world"
+    shutil.copytree(sample_dir, target)
+    accounts = pd.read_csv(target / "accounts.csv", dtype=str, keep_default_na=False, na_filter=False)
+    accounts["name"] = accounts["name"] + " " + SCRIPT
+    accounts.to_csv(target / "accounts.csv", index=False)
+    return target
+
+
 @pytest.fixture
 def params(tmp_path, monkeypatch):
     """A private copy of the repository's params/ that ``WORKBOOK_PARAMS`` points at, so a test

@@ -10,7 +10,6 @@ element came from the data and ``alert`` never ran.
 from __future__ import annotations
 
 import json
-import shutil
 
 import pandas as pd
 import pytest
@@ -40,14 +39,9 @@ def _in_table(body: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def dashboard_page(sample_dir, tmp_path_factory):
+def dashboard_page(scripted_world, tmp_path_factory):
     """The rendered dashboard of a world whose account names end with script markup."""
-    world = tmp_path_factory.mktemp("dash") / "world"
-    shutil.copytree(sample_dir, world)
-    accounts = pd.read_csv(world / "accounts.csv", dtype=str, keep_default_na=False, na_filter=False)
-    accounts["name"] = accounts["name"] + " " + SCRIPT
-    accounts.to_csv(world / "accounts.csv", index=False)
-    result = report.render("dashboard", data=world, out=tmp_path_factory.mktemp("out"))
+    result = report.render("dashboard", data=scripted_world, out=tmp_path_factory.mktemp("out"))
     return result.html
 
 

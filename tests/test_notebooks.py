@@ -57,14 +57,9 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def world(sample_dir, tmp_path_factory):
-    """A copy of the small sample world whose every account name ends with script markup."""
-    target = tmp_path_factory.mktemp("e2e") / "world"
-    shutil.copytree(sample_dir, target)
-    accounts = pd.read_csv(target / "accounts.csv", dtype=str, keep_default_na=False, na_filter=False)
-    accounts["name"] = accounts["name"] + " " + SCRIPT
-    accounts.to_csv(target / "accounts.csv", index=False)
-    return target
+def world(scripted_world):
+    """The small sample world with script markup in every account name (tests/conftest.py)."""
+    return scripted_world
 
 
 @pytest.fixture(scope="module")

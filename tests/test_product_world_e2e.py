@@ -1,8 +1,9 @@
 """A new user's whole path on a source with only the three required tables, through the installed
-``workbook`` executable: calibrate, health with the proposal, adopt it, and all five reports.
+``workbook`` executable: calibrate, health with the proposal, adopt it, and every report.
 
 Two product worlds (tests/product_world.py): one whose usage ranks churn, one where churn is
-drawn independently of everything (no signal). Each command must exit 0 (the adoption of a
+drawn independently of everything (no signal). All seven reports render (the account brief and
+the book for their default member). Each command must exit 0 (the adoption of a
 proposal that recommends no change needs ``--force``) and no rendered page may print a value the
 data does not hold (nan, None, -0.0) or the sample world's own texts.
 """
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 WORKBOOK = Path(sys.executable).with_name("workbook")
 REPO = Path(__file__).resolve().parent.parent
-REPORTS = ("weekly", "monthly", "post_cycle", "calibration", "dashboard")
+REPORTS = ("weekly", "monthly", "post_cycle", "calibration", "dashboard", "account", "book")
 BAD_TEXT = re.compile(r"\bnan\b|\bNaN\b|\bNone\b|<NA>|\bNaT\b|-0\.0\b|-0 ?%")
 SAMPLE_TEXTS = ("Sales: put the customer's named onboarding owner", "day 25", "SMB", "Mid-Market", "Enterprise")
 

@@ -407,3 +407,16 @@ def test_renewal_probability_where_the_weights_are_calibrated(sample_dir, params
         assert "Renewal probability" in text
     finally:
         rep.close()
+
+
+def test_account_history_marks_a_version_adopted_with_a_utc_stamp(account, monkeypatch):
+    """`weights adopt` stamps adopted_at as UTC ("...Z"); the history compares it with plain dates."""
+    from workbook import weights as wmod
+    versions = pd.DataFrame({"version": ["v1", "v2", "v3"],
+                             "adopted_at": ["2026-01-01", "2026-10-20T09:30:00Z", "2026-12-01T08:00:00Z"]})
+    monkeypatch.setattr(wmod, "list_versions", lambda: versions)
+    marks = account.history_marks()
+    weights_marks = marks[marks["label"].str.startswith("weights")]
+    # v1 is before the 26 weeks, v3 after as_of (2026-11-15): only v2, on its UTC day
+    assert weights_marks["label"].tolist() == ["weights v2 adopted"]
+    assert weights_marks["date"].tolist() == [pd.Timestamp("2026-10-20")]

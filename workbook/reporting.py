@@ -1435,7 +1435,8 @@ class Account(Report):
             o = o[(o["account_id"] == self.account_id) & (o["set_at"] >= start) & (o["set_at"] <= self.as_of)]
             rows += [(r.set_at, f"override to {r.colour} by {r.author}") for r in o.itertuples()]
         for v in _weights.list_versions().itertuples():
-            at = pd.to_datetime(v.adopted_at, errors="coerce") if v.adopted_at else pd.NaT
+            at = pd.to_datetime(v.adopted_at, errors="coerce", utc=True) if v.adopted_at else pd.NaT
+            at = at.tz_convert(None) if not pd.isna(at) else at       # adoption stamps are UTC ("...Z")
             if not pd.isna(at) and start <= at.normalize() <= self.as_of:
                 rows.append((at.normalize(), f"weights {v.version} adopted"))
         return pd.DataFrame(rows, columns=["date", "label"]).sort_values("date").reset_index(drop=True)
