@@ -504,9 +504,12 @@ def milestone_repeats(relation: str) -> str:
 
 
 def earliest_milestones(relation: str) -> str:
-    """The earliest row of each (account, milestone) pair of ``relation``, extra columns kept."""
+    """The earliest row of each (account, milestone) pair of ``relation``, extra columns kept,
+    sorted by account, milestone and date: a window's output order is not fixed in DuckDB (it
+    varies with threads), and two opens of the same data must give the same frame."""
     return (f"SELECT * FROM {ident(relation)} QUALIFY row_number() OVER "
-            "(PARTITION BY account_id, milestone ORDER BY reached_at NULLS LAST) = 1")
+            "(PARTITION BY account_id, milestone ORDER BY reached_at NULLS LAST) = 1 "
+            "ORDER BY account_id, milestone, reached_at NULLS LAST")
 
 
 # ---------------------------------------------------------------------------- KPI reads
