@@ -27,6 +27,12 @@ def test_dir_lists_every_export_and_module():
     assert not set(wb._RENAMED) & set(listed)
     assert wb.kpis.compute is importlib.import_module("workbook.kpis").compute
     assert wb.health.history is importlib.import_module("workbook.health").history
+    assert wb.revenue_kpis is importlib.import_module("workbook.revenue").revenue_kpis
+    assert wb.contract_state is importlib.import_module("workbook.revenue").contract_state
+    assert wb.revenue.breakdown is importlib.import_module("workbook.revenue").breakdown
+    assert wb.renewal_forecast is importlib.import_module("workbook.renewals").renewal_forecast
+    assert wb.expansion_signals is importlib.import_module("workbook.expansion").expansion_signals
+    assert wb.renewals.RenewalHazard is importlib.import_module("workbook.renewals").RenewalHazard
 
 
 def test_names_renamed_in_0_2_still_work_with_a_warning():

@@ -130,7 +130,7 @@ def write_cell(path: Path, column: str, row: int, value: str, encoding: str) -> 
 
 
 CSV_TABLES = ("accounts", "milestones", "usage", "contacts", "surveys", "touchpoints", "tickets", "outcomes",
-              "readiness", "time_entries", "advocacy", "overrides")
+              "readiness", "time_entries", "advocacy", "overrides", "contracts")
 
 
 @settings(max_examples=40, **SETTINGS)

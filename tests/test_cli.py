@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from workbook import __version__, cli, health, kpis, periods
+from workbook import __version__, cli, health, kpis, periods, revenue
 from workbook import weights as wmod
 from workbook.iofmt import to_json
 
@@ -55,7 +55,9 @@ def test_kpis_json_is_compute(capsys, world, ws, extra, period):
     code, out, err = run(capsys, "kpis", "--data", world, "--format", "json", *extra)
     assert (code, err) == (0, "")
     got = json.loads(out)
-    assert list(got) == ["as_of", "period", "start", "end", "kpis", "metrics"]
+    assert list(got) == ["as_of", "period", "start", "end", "kpis", "metrics", "revenue"]
+    assert list(got["revenue"]) == list(revenue.REVENUE_KPIS)              # the sample world has contracts
+    assert got["revenue"]["grr"]["value"] is not None
     assert list(got["kpis"]) == list(kpis.KPIS)
     assert all(set(v) == KPI_FIELDS for v in got["kpis"].values())
     as_of = "2026-10-20" if extra else f"{ws.default_as_of():%Y-%m-%d}"
@@ -71,7 +73,8 @@ def test_kpis_csv_rows_are_the_kpi_table(capsys, world, ws):
     rows = list(csv.DictReader(io.StringIO(out, newline="")))
     assert list(rows[0]) == ["as_of", "period", "key", "kpi", "unit", "value", "n", "previous", "change", "target",
                              "gap_to_target", "better", "status", "left_out", "start", "end"]
-    assert [r["key"] for r in rows] == list(kpis.MEASURES)                 # KPIs first, then supporting metrics
+    # KPIs first, then supporting metrics, then (the sample world has contracts) the revenue KPIs
+    assert [r["key"] for r in rows] == [*kpis.MEASURES, *revenue.REVENUE_KPIS]
     expected = kpis.kpi_table(ws)
     for row, (_, want) in zip(rows, expected.iterrows()):
         assert row["value"] == ("" if want["value"] is None else repr(float(want["value"])))

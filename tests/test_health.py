@@ -13,24 +13,42 @@ on AS_OF is 06-03 .. 06-30; the 90-day engagement window is 04-02 .. 06-30.
   silent  nothing at all besides the account row
   => benchmark depth = median(10, 5) = 7.5, frequency = median(28, 21) = 24.5
 
-  mid, by hand (constants from params/health.yaml):
-    adoption     a ratio r to the benchmark scores (r - 0.4) / (1 - 0.4), within 0..1:
-                 depth 5/7.5 -> 0.444444; frequency 21/24.5 -> 0.761905
-                 (0.25 + 0.444444 + 0.761905) / 3                             = 0.485450
+  mid, by hand (constants from params/health.yaml; e(a, h) = 2^(-a/h), a weight halving every h days):
+    adoption     breadth 1/4 = 0.25 (28 days).
+                 depth: module X at 5 actions per active user (every day, so any recency weights
+                 give 5). X has fewer than 5 other users, so the norm is the median over the OTHER
+                 accounts of their actions per active user: thrive's 20/2 = 10. index 5/10 = 0.5
+                 -> (ln 0.5 - ln 0.5) / (ln 1 - ln 0.5) = 0. (thrive: 10 / mid's 5 = 2 -> 1.)
+                 frequency: active-day weights e(age, 28) over the 84 days ending 06-30 (a
+                 geometric series: the days of ages 0..n-1 weigh (1 - q^n) / (1 - q), q = 2^(-1/28));
+                 mid active at ages 0..20, thrive at 0..60: shares (1 - q^21) / (1 - q^84) = 0.463310
+                 and (1 - q^61) / (1 - q^84) = 0.890406; benchmark (cohort and segment have < 5
+                 users: all accounts) = their median 0.676858; ratio 0.684501 -> (r - 0.4)/0.6 = 0.474168
+                 (1 x 0.25 + 2 x 0 + 1 x 0.474168) / 4                          = 0.181042
     engagement   last two-way touch 06-10 (20 days): recency (90-20)/(90-14)   = 0.921053
-                 outbound in window 05-01 ans, 05-15 no, 06-10 ans, 06-20 no  -> response 2/4
-                 scheduled in window 05-01 attended, 05-15 not                 -> attendance 1/2
-                 0.4 * 0.921053 + 0.3 * 0.5 + 0.3 * 0.5                       = 0.668421
-    sentiment    nps 8 on 06-30 (0.8, weight 1); csat 3 on 03-02 (0.5, weight 2^(-120/90));
-                 ces 7 on 2025-06-01 is 394 days old: outside the 365-day lookback
-                 (0.8 + 0.5 * 0.396850) / (1 + 0.396850)                      = 0.714770
+                 response: outbound weighted e(age, 60): 06-10 ans (age 20), 06-20 no (10),
+                 05-01 ans (60), 05-15 no (46); thrive's 06-20 (10) and 06-15 (15) both answered.
+                 prior = pooled SMB rate (e(20)+e(60)+e(10)+e(15)) / (e(20)+e(10)+e(60)+e(46)+e(10)+e(15))
+                 = 0.671710; response = (e(20)+e(60) + 10 x prior) / (outbound + 10) = 0.627198
+                 attendance: mid 05-01 attended (60), 05-15 not (46); thrive 06-15 attended (15):
+                 prior (e(60)+e(15)) / (e(60)+e(46)+e(15)) = 0.695244;
+                 (e(60) + 10 x prior) / (e(60)+e(46) + 10)                      = 0.672131
+                 0.2 * 0.921053 + 0.4 * 0.627198 + 0.4 * 0.672131              = 0.703942
+    sentiment    nps 8 on 06-30 (0.8, weight 1); csat 3 on 03-02 (0.5, weight w1 = 2^(-120/90));
+                 ces 7 on 2025-06-01 is 394 days old: outside the 365-day lookback. Prior = pooled
+                 SMB value with thrive's nps 10 on 06-01 (weight w2 = 2^(-29/90)):
+                 (0.8 + 0.5 w1 + w2) / (1 + w1 + w2) = 0.818625; one prior response added:
+                 (0.8 + 0.5 w1 + 0.818625) / (1 + w1 + 1)                      = 0.758099
     outcomes     first_value 02-01 reached -> 1; outcomes: o1 on time (1), o2 late (0), o3 due
                  06-15 missed (0), o4 due later and open (not counted), o5 due later but
                  already achieved 06-01 (1) -> 2/4; 0.4 * 1 + 0.6 * 0.5       = 0.7
     relationship active: c2 user (no start date), c3 decision maker + sponsor; c1 champion left
                  05-01; c4 starts 08-01 (not yet). contacts min(1, 2/2) = 1, champion 0,
                  sponsor 1, roles 2/3: 0.25 + 0 + 0.25 + 0.2 * 2/3             = 0.633333
-    score (v1)   30*0.485450 + 20*0.668421 + 15*0.714770 + 20*0.7 + 15*0.633333 = 62.1535 (amber)
+    score (v1)   30*0.181042 + 20*0.703942 + 15*0.758099 + 20*0.7 + 15*0.633333 = 54.3816 (red)
+  thrive: adoption 1, outcomes 1, relationship 1; engagement 0.2 + 0.4 x 0.720171 + 0.4 x 0.718883
+          = 0.775622 (two answered touches are little evidence: shrunk toward the prior);
+          sentiment (w2 + 0.818625) / (w2 + 1) = 0.899227; score 94.0008 (green).
 """
 from __future__ import annotations
 
@@ -172,30 +190,49 @@ def test_dimension_scores_by_hand(world):
     # live on AS_OF: signed on/before and not churned by it ("gone" churned that day, "future" not signed)
     assert sorted(dims.index) == ["leaving", "mid", "new", "silent", "thrive"]
     mid = dims.loc["mid"]
-    assert mid["adoption"] == pytest.approx((0.25 + (5 / 7.5 - 0.4) / 0.6 + (21 / 24.5 - 0.4) / 0.6) / 3)
-    assert mid["engagement"] == pytest.approx(0.4 * (70 / 76) + 0.3 * 0.5 + 0.3 * 0.5)
-    w_old = 2 ** (-120 / 90)
-    assert mid["sentiment"] == pytest.approx((0.8 + 0.5 * w_old) / (1 + w_old))
+    q = 2 ** (-1 / 28)                                   # active days of ages 0..n-1 weigh (1 - q^n) / (1 - q)
+    share_mid, share_thrive = (1 - q ** 21) / (1 - q ** 84), (1 - q ** 61) / (1 - q ** 84)
+    frequency = (share_mid / ((share_mid + share_thrive) / 2) - 0.4) / 0.6
+    assert mid["adoption"] == pytest.approx((0.25 + 2 * 0 + frequency) / 4)        # depth index 5/10 = 0.5 -> 0
+    assert mid["adoption"] == pytest.approx(0.181042, abs=1e-6)
+    e = lambda age: 2 ** (-age / 60)                                                # noqa: E731
+    out_mid, ans_mid, out_thrive = e(20) + e(10) + e(60) + e(46), e(20) + e(60), e(10) + e(15)
+    prior = (ans_mid + out_thrive) / (out_mid + out_thrive)
+    response = (ans_mid + 10 * prior) / (out_mid + 10)
+    prior = (e(60) + e(15)) / (e(60) + e(46) + e(15))
+    attendance = (e(60) + 10 * prior) / (e(60) + e(46) + 10)
+    assert mid["engagement"] == pytest.approx(0.2 * (70 / 76) + 0.4 * response + 0.4 * attendance)
+    assert mid["engagement"] == pytest.approx(0.703942, abs=1e-6)
+    w_old, w_thrive = 2 ** (-120 / 90), 2 ** (-29 / 90)
+    prior = (0.8 + 0.5 * w_old + 1.0 * w_thrive) / (1 + w_old + w_thrive)
+    assert mid["sentiment"] == pytest.approx((0.8 + 0.5 * w_old + prior) / (1 + w_old + 1))
     assert mid["outcomes"] == pytest.approx(0.7)
     assert mid["relationship"] == pytest.approx(0.25 + 0.25 + 0.2 * 2 / 3)
-    assert dims.loc["thrive", list(DIMENSIONS)].tolist() == pytest.approx([1.0] * 5)
+    thrive = dims.loc["thrive"]
+    assert thrive[["adoption", "outcomes", "relationship"]].tolist() == pytest.approx([1.0] * 3)
+    assert thrive["engagement"] == pytest.approx(0.775622, abs=1e-6)
+    assert thrive["sentiment"] == pytest.approx((w_thrive + (0.8 + 0.5 * w_old + w_thrive) / (1 + w_old + w_thrive))
+                                                / (w_thrive + 1))
     # silent: no usage is a real zero; first value overdue (SMB: 45 days) is a real zero; no
     # touchpoints, surveys or contacts at all is "no data"
     silent = dims.loc["silent"]
     assert silent["adoption"] == 0 and silent["outcomes"] == 0
     assert silent[["engagement", "sentiment", "relationship"]].isna().all()
-    # new (signed yesterday): first value not due yet and no outcomes -> outcomes has no data
-    assert math.isnan(dims.loc["new", "outcomes"])
+    # new (signed yesterday) is still onboarding (tests/test_onboarding.py): no plan milestone is
+    # due yet (SMB kickoff is due on day 7), so outcomes = plan progress 1 and adoption is 1
+    # (usage is not expected before go-live, day 21)
+    assert dims.loc["new", "onboarding"] and dims.loc["new", "outcomes"] == 1.0 and dims.loc["new", "adoption"] == 1.0
 
 
 def test_score_colour_and_columns(table):
     mid = table.loc["mid"]
-    expected = (30 * 0.485450 + 20 * 0.668421 + 15 * 0.714770 + 20 * 0.7 + 15 * 0.633333)
+    expected = (30 * 0.181042 + 20 * 0.703942 + 15 * 0.758099 + 20 * 0.7 + 15 * 0.633333)
     assert mid["score"] == pytest.approx(expected, abs=1e-3)
-    assert mid["computed_colour"] == "amber" and mid["lowest_dimension"] == "adoption"
+    assert mid["computed_colour"] == "red" and mid["lowest_dimension"] == "adoption"
     assert mid["coverage"] == pytest.approx(1.0)
     thrive = table.loc["thrive"]
-    assert thrive["score"] == pytest.approx(100.0) and thrive["colour"] == "green"
+    expected = 30 + 20 * 0.775622 + 15 * 0.899227 + 20 + 15
+    assert thrive["score"] == pytest.approx(expected, abs=1e-3) and thrive["colour"] == "green"
     silent = table.loc["silent"]
     # adoption 0 (weight 30) and outcomes 0 (weight 20) have data: coverage 0.5, score 0
     assert silent["coverage"] == pytest.approx(0.5) and silent["score"] == 0 and silent["colour"] == "red"
@@ -213,7 +250,7 @@ def test_overrides_active_expired_competing(table):
     assert table.loc["thrive", "colour"] == "green" and pd.isna(table.loc["thrive", "override_reason"])
     # mid: green (05-01, open) and red (06-15, until 07-31): the latest wins
     mid = table.loc["mid"]
-    assert (mid["computed_colour"], mid["colour"]) == ("amber", "red")
+    assert (mid["computed_colour"], mid["colour"]) == ("red", "red")
     assert (mid["override_reason"], mid["override_author"]) == ("Champion left", "Bob")
     # silent: override set after AS_OF does not exist yet
     assert pd.isna(table.loc["silent", "override_reason"])
@@ -335,9 +372,9 @@ def test_missing_data_zero_policy(world):
     # silent: adoption 0 and outcomes 0; engagement, sentiment, relationship missing count as 0
     assert z.loc["silent", "score"] == 0 and z.loc["silent", "coverage"] == pytest.approx(0.5)
     r = health.score_dimensions(dims, policy="redistribute")
-    new = dims.loc["new"]
-    have = new.notna()
     wv = pd.Series({"adoption": 30, "engagement": 20, "sentiment": 15, "outcomes": 20, "relationship": 15})
+    new = dims.loc["new", list(wv.index)]
+    have = new.notna()
     assert z.loc["new", "score"] == pytest.approx((wv[have] * new[have]).sum())
     assert r.loc["new", "score"] == pytest.approx((wv[have] * new[have]).sum() / wv[have].sum() * 100)
 
@@ -523,7 +560,7 @@ def test_history_matches_single_dates(world):
         one = one.set_index("account_id")
         assert mine["score"].to_numpy() == pytest.approx(one.loc[mine.index, "score"].to_numpy(), nan_ok=True)
     last = hist[hist["date"] == AS_OF].set_index("account_id")
-    assert last.loc["mid", "colour"] == "red" and last.loc["mid", "computed_colour"] == "amber"
+    assert last.loc["mid", "colour"] == "red" and last.loc["mid", "computed_colour"] == "red"
 
 
 def test_history_dates():
@@ -582,10 +619,10 @@ def test_renewal_probability_from_calibration_map(tmp_path, world, table):
                     "thresholds: {green: 80, amber: 60}\n"
                     f"calibration: {{horizon_days: 90, churn_probability: {json.dumps(probs)}}}\n")
     t = health.health_table(world, AS_OF, weights=str(path)).set_index("account_id")
-    s = t.loc["mid", "score"]                                         # 62.15 -> index 62
-    assert t.loc["mid", "renewal_probability"] == pytest.approx(1 - probs[62])
+    s = t.loc["mid", "score"]                                         # 54.38 -> index 54
+    assert t.loc["mid", "renewal_probability"] == pytest.approx(1 - probs[54])
     assert s == pytest.approx(table.loc["mid", "score"])
-    assert t.loc["thrive", "renewal_probability"] == pytest.approx(1.0)
+    assert t.loc["thrive", "renewal_probability"] == pytest.approx(1 - probs[94])   # 94.00 -> index 94
     cols = t.reset_index().columns.tolist()                           # SPEC's columns stay first
     assert cols.index("renewal_probability") == cols.index("change_7d") + 1
     w = load_weights(path)
@@ -809,3 +846,130 @@ def test_score_and_colour_come_from_scoring():
     assert w.colour(75.0) == scoring.colour(75.0, 75.0, 50.0) == "green"
     assert health.missing_data_policy is scoring.missing_data_policy
     assert health.COLOURS is scoring.COLOURS and DIMENSIONS is scoring.DIMENSIONS
+
+
+# ---------------------------------------------------------------------------- signal constructions (issue 13)
+def test_leave_one_out_median_by_hand():
+    """Each row's benchmark is the median of the OTHER rows of its group (an account never moves
+    its own norm): group 0 = 1, 2, 3, 10; group 1 = 5, 7; group 2 = 9 alone."""
+    codes = np.array([0, 0, 0, 0, 1, 1, 2])
+    values = np.array([1.0, 2.0, 3.0, 10.0, 5.0, 7.0, 9.0])
+    med, others = health._loo_median(codes, values)
+    # 1 -> median(2, 3, 10) = 3; 2 -> median(1, 3, 10) = 3; 3 -> median(1, 2, 10) = 2; 10 -> median(1, 2, 3) = 2
+    assert med[:6].tolist() == [3.0, 3.0, 2.0, 2.0, 7.0, 5.0] and np.isnan(med[6])
+    assert others.tolist() == [3, 3, 3, 3, 1, 1, 0]
+    # an even number of others averages the middle two: 4 -> median(1, 2, 3, 10) = 2.5
+    med, _ = health._loo_median(np.zeros(5, dtype=int), np.array([1.0, 2.0, 3.0, 10.0, 4.0]))
+    assert med[4] == pytest.approx(2.5)
+
+
+def test_log_ratio_part_curve():
+    """depth part: 0 at or below 0.5 x the norm, 1 at the norm and above, linear in log(ratio):
+    ratio 1/sqrt(2) sits half-way; no use (0) scores 0, use without any norm (inf) scores 1."""
+    ratio = np.array([0.0, 0.25, 0.5, 2 ** -0.5, 1.0, 4.0, np.inf])
+    assert health._log_ratio_part(ratio, 0.5, 1.0) == pytest.approx([0, 0, 0, 0.5, 1, 1, 1])
+
+
+def test_decay_calendar_weights_by_hand():
+    """A day `age` days back weighs 0.5 ** (age / half-life); active days use their own half-life
+    and count weekend_weight on Saturdays and Sundays (2026-06-27 is a Saturday)."""
+    from workbook.adoption import decay_calendar
+    cal = decay_calendar([pd.Timestamp("2026-06-30")], days=14, half_life_days=7, weekend_weight=0.3,
+                         day_half_life_days=14).set_index("age")
+    assert len(cal) == 14 and cal.loc[0, "day"] == pd.Timestamp("2026-06-30")
+    assert cal.loc[7, "weight"] == pytest.approx(0.5) and cal.loc[7, "day_weight"] == pytest.approx(2 ** -0.5)
+    assert cal.loc[3, "day"] == pd.Timestamp("2026-06-27")
+    assert cal.loc[3, "weight"] == pytest.approx(0.5 ** (3 / 7))
+    assert cal.loc[3, "day_weight"] == pytest.approx(0.3 * 0.5 ** (3 / 14))
+
+
+def test_shrunk_rate_with_known_counts():
+    """(hits + k x prior) / (trials + k) with the pooled rate of the same date and segment as the
+    prior; no trials: no rate. SMB prior (1 + 3) / (1 + 4) = 0.8; Enterprise 2 / 5 = 0.4; k = 10."""
+    g = pd.DataFrame({"date": pd.Timestamp("2026-06-30"), "segment": ["SMB", "SMB", "SMB", "Enterprise"]})
+    got = health._shrunk_rate(g, np.array([1.0, 3.0, 0.0, 2.0]), np.array([1.0, 4.0, 0.0, 5.0]), 10)
+    assert got[0] == pytest.approx((1 + 10 * 0.8) / (1 + 10))          # one answered touch: 0.818, not 1.0
+    assert got[1] == pytest.approx((3 + 10 * 0.8) / (4 + 10))          # 0.786
+    assert np.isnan(got[2])
+    assert got[3] == pytest.approx((2 + 10 * 0.4) / (5 + 10))          # 0.4: at the prior, stays there
+    # more evidence at the same rate moves away from the prior: 30 of 40 -> (30 + 8) / 50 = 0.76
+    more = health._shrunk_rate(g, np.array([1.0, 30.0, 0.0, 2.0]), np.array([1.0, 40.0, 0.0, 5.0]), 10)
+    assert more[1] == pytest.approx((30 + 10 * (31 / 41)) / 50)
+
+
+def _two_module_world(tmp_path):
+    peers = [f"p{i}" for i in range(1, 7)]
+    window = days("2026-06-03", "2026-06-30")
+    usage = [r for p in peers for r in usage_rows(p, window, ("X",), 1, 20) + usage_rows(p, window, ("Y",), 1, 5)]
+    usage += usage_rows("t", window, ("X", "Y"), 1, 10) + usage_rows("y", window, ("Y",), 1, 5)
+    accounts = [{"account_id": a} for a in [*peers, "t", "y"]]
+    ws = open_data(write_world(tmp_path / "w", accounts, usage=usage))
+    try:
+        return health.dimension_parts(ws, [AS_OF]).set_index("account_id")
+    finally:
+        ws.close()
+
+
+def test_common_depth_norm_on_a_two_module_account(tmp_path):
+    """The default (depth_norm: common): one norm, the median over the OTHER accounts of their
+    actions per user over all modules. Peers 12.5 each ((20 + 5) / 2), t 10, y 5.
+    t: others 12.5 x 6 and 5 -> norm 12.5; X 10/12.5 = Y 10/12.5 = 0.8 -> index 0.8 ->
+       depth part ln(0.8/0.5) / ln(1/0.5) = 0.678072 (0 at half the norm, 1 at the norm, log-linear);
+    y: others 12.5 x 6 and 10 -> 12.5; 5/12.5 = 0.4 -> part 0;
+    p1: others 12.5 x 5, 10, 5 -> 12.5; X 20/12.5 = 1.6, Y 5/12.5 = 0.4, same user-days ->
+       index sqrt(1.6 x 0.4) = 0.8."""
+    p = _two_module_world(tmp_path)
+    assert p.loc["t", "adoption_depth_index"] == pytest.approx(0.8)
+    assert p.loc["y", "adoption_depth_index"] == pytest.approx(0.4)
+    assert p.loc["p1", "adoption_depth_index"] == pytest.approx(0.8)
+    assert p.loc["t", "adoption_depth"] == pytest.approx(math.log(1.6) / math.log(2))
+    assert p.loc["y", "adoption_depth"] == 0
+
+
+def test_module_normalised_depth_on_a_two_module_account(tmp_path, params):
+    """depth_norm: module. Modules differ in intrinsic intensity: six peers use X at 20 actions per user and Y at 5,
+    every day 06-03 .. 06-30. t uses X at 10 (half X's norm) and Y at 10 (twice Y's norm); y uses
+    only Y at 5. Each module is compared with the median of the OTHER accounts using it (at least
+    5 do): t: X 10/20 = 0.5, Y 10/5 = 2, same user-days -> index exp((ln 0.5 + ln 2) / 2) = 1 ->
+    depth part 1; y: Y 5 / median(5 x 6, 10) = 1 -> 1; a peer: X 20 / median(20 x 5, 10) = 1, Y 1.
+    Raw actions per user-day would have said 10 and 5 against the peers' 12.5 (parts 0.67 and 0)."""
+    cfg = params / "health.yaml"
+    cfg.write_text(cfg.read_text().replace("depth_norm: common", "depth_norm: module"))
+    p = _two_module_world(tmp_path)
+    assert p.loc["t", "adoption_depth_index"] == pytest.approx(1.0)
+    assert p.loc["y", "adoption_depth_index"] == pytest.approx(1.0)
+    assert p.loc["p1", "adoption_depth_index"] == pytest.approx(1.0)
+    assert p.loc[["t", "y", "p1"], "adoption_depth"].tolist() == pytest.approx([1.0, 1.0, 1.0])
+    assert p.loc["t", "depth"] == pytest.approx(10.0) and p.loc["p1", "depth"] == pytest.approx(12.5)
+
+
+def test_module_depth_falls_back_to_all_modules_with_few_users():
+    """Fewer than min_n other accounts on a module: the norm is the median over the other accounts
+    of their actions per user over all modules. Account 0 (row 0) uses X at 4 and Y at 12 with
+    user-days 1 and 3 (weights); the others' overall intensities are 8 and 16 -> norm 12 for both
+    modules: index exp((1 x ln(4/12) + 3 x ln(12/12)) / 4) = (1/3) ** 0.25 = 0.7598."""
+    d = pd.Timestamp("2026-06-30")
+    m = pd.DataFrame({"_row": [0, 0, 1, 2], "date": d, "module": ["X", "Y", "X", "Z"],
+                      "w_actions": [4.0, 36.0, 8.0, 32.0], "w_user_days": [1.0, 3.0, 1.0, 2.0]})
+    got = health._module_depth(m, 3, min_n=5)
+    assert got[0] == pytest.approx((1 / 3) ** 0.25)
+    # row 1 (8): others 40/4 = 10 and 16 -> norm 13; row 2 (16): others 10 and 8 -> 9
+    assert got[1] == pytest.approx(8 / 13) and got[2] == pytest.approx(16 / 9)
+
+
+def test_first_use_of_a_heavy_module_never_lowers_the_score(tmp_path):
+    """The case module norms get wrong (docs/health.md, Adoption): six peers use X at 20 actions
+    per user and Y at 5; `light` uses only Y at 5. Adding X rows at light's busiest row's
+    intensity (1 user, 5 actions) must not lower its score: with the default common norm its
+    depth is unchanged (5 against the one norm) and breadth rises from 1/2 to 2/2."""
+    peers = [f"p{i}" for i in range(1, 7)]
+    window = days("2026-06-03", "2026-06-30")
+    base = [r for p in peers for r in usage_rows(p, window, ("X",), 1, 20) + usage_rows(p, window, ("Y",), 1, 5)]
+    base += usage_rows("light", window, ("Y",), 1, 5)
+    accounts = [{"account_id": a} for a in [*peers, "light"]]
+    scores = []
+    for name, usage in (("before", base), ("after", base + usage_rows("light", window[-7:], ("X",), 1, 5))):
+        with open_data(write_world(tmp_path / name, accounts, usage=usage)) as ws:
+            t = health.health_table(ws, AS_OF).set_index("account_id")
+        scores.append((t.loc["light", "score"], t.loc["light", "adoption"]))
+    assert scores[1][0] >= scores[0][0] and scores[1][1] > scores[0][1]

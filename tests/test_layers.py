@@ -152,7 +152,7 @@ LAYERS = {
     "data": {"contract", "queries", "workspace", "spark", "engines", "periods"},
     "domain": {"adoption", "signals", "health", "_kpi", "metrics", "kpis", "post_cycle", "calibration",
                "snapshots", "evaluation", "weights", "wins", "events", "sample", "activity", "members",
-               "explanation"},
+               "explanation", "revenue", "renewals", "expansion"},
     "presentation": {"narrative", "plots", "tables", "quality", "reporting", "report"},
     "top": {"cli"},
 }

@@ -388,3 +388,31 @@ def test_weekly_red_accounts_are_the_package_reds(rendered, world):
         assert number(row["ARR"]) == pytest.approx(acc["arr"], abs=0.5)
         assert number(row["Score"]) == pytest.approx(acc["score"], abs=0.5)
         assert row["Lowest dimension"] == acc["lowest_dimension"]
+
+
+def test_monthly_revenue_and_renewals_show_the_package_figures(rendered, world):
+    """The monthly page's revenue table and renewal sentence are the package's numbers."""
+    import html as _html
+    import re
+
+    from pagetables import number, tables
+    from workbook import renewals, revenue
+
+    page = page_of(rendered, "monthly")
+    ws = open_data(world)
+    try:
+        expected = revenue.compute(ws, AS_OF, "month")
+        forecast = renewals.renewal_forecast(ws, AS_OF, 90)
+    finally:
+        ws.close()
+    revenue_tables = [t for t in tables(page) if t["header"][:2] == ["Revenue KPI", "Value"]]
+    assert len(revenue_tables) == 1
+    rows = {r["Revenue KPI"]: r for r in revenue_tables[0]["rows"]}
+    grr = expected["grr"]
+    assert int(number(rows["Gross revenue retention"]["n"])) == grr["n"]
+    assert number(rows["Gross revenue retention"]["Value"]) == pytest.approx(round(100 * grr["value"], 1), abs=0.051)
+    s = forecast.summary
+    text = re.sub(r"\s+", " ", _html.unescape(page))
+    assert f"{s['n']:,} renewals due by {forecast.end:%Y-%m-%d} (the next 90 days)" in text
+    assert f"{s['expected_renewals']:.1f} expected to renew (95 % interval {s['interval'][0]:,} to " \
+           f"{s['interval'][1]:,})" in text

@@ -69,7 +69,7 @@ def test_later_rows_counts_what_is_not_known_on_as_of(ws):
 
 def test_absent_tables(ws):
     assert quality.absent_tables(ws) == ["contacts", "touchpoints", "tickets", "outcomes", "readiness",
-                                         "time_entries", "advocacy", "overrides"]
+                                         "time_entries", "advocacy", "overrides", "contracts"]
 
 
 def test_section_is_escaped_and_complete(ws):

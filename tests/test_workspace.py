@@ -37,6 +37,15 @@ R1,A1,nps,9,2025-03-01
 R2,A3,csat,4,2025-05-01
 """
 
+# A valid contracts table: A1's add-on (kind expansion) overlaps its first contract, which is
+# allowed; its renewal starts on the day the first contract ends (ends_at is not covered).
+CONTRACTS = """account_id,contract_id,starts_at,ends_at,arr,licensed_users,modules,kind
+A1,K1,2025-01-10,2026-01-10,12000,10,core;reports,new
+A1,K2,2025-06-01,2026-01-10,3000,,analytics,expansion
+A1,K3,2026-01-10,2027-01-10,15000,12,core; reports ;analytics,renewal
+A3,K4,2025-03-15,2026-03-15,48000,,,
+"""
+
 
 def write_world(root: Path, **tables: str) -> Path:
     """A tiny valid world; keyword arguments replace (text) or delete (None) a table."""
@@ -103,6 +112,21 @@ BAD_CASES = {
                                       "usage", "account_id", "not in accounts"),
     "nps score 11": (dict(surveys=SURVEYS + "R3,A2,nps,11,2025-03-02\n"), "surveys", "score", "0..10"),
     "non-numeric actions": (dict(usage=USAGE.replace(",55", ",lots")), "usage", "actions", "whole number"),
+    "contract ends before it starts": (dict(contracts=CONTRACTS.replace("2025-03-15,2026-03-15", "2025-03-15,2025-03-15")),
+                                       "contracts", "ends_at", "after starts_at"),
+    "negative contract arr": (dict(contracts=CONTRACTS.replace(",48000,", ",-1,")), "contracts", "arr", ">= 0"),
+    "licensed_users 0": (dict(contracts=CONTRACTS.replace(",10,core", ",0,core")), "contracts", "licensed_users", ">= 1"),
+    "unknown contract kind": (dict(contracts=CONTRACTS.replace(",renewal", ",upsell")), "contracts", "kind",
+                              "must be one of new, renewal, expansion, contraction"),
+    "empty module name": (dict(contracts=CONTRACTS.replace("core;reports,new", "core;;reports,new")),
+                          "contracts", "modules", "none of them empty"),
+    "duplicate contract_id": (dict(contracts=CONTRACTS.replace("A3,K4", "A3,K3")), "contracts", "contract_id", "duplicate"),
+    "overlapping renewal": (dict(contracts=CONTRACTS.replace("A1,K3,2026-01-10", "A1,K3,2025-12-01")),
+                            "contracts", "starts_at", "only kind expansion"),
+    "contract account not in accounts": (dict(contracts=CONTRACTS + "ZZ9,K9,2025-01-01,2026-01-01,1,,,new\n"),
+                                         "contracts", "account_id", "not in accounts"),
+    "contract without arr": (dict(contracts=CONTRACTS.replace(",arr,", ",price,")), "contracts", "arr",
+                             "required column is missing"),
 }
 
 
@@ -350,3 +374,22 @@ def test_usage_duplicates_and_rules_come_from_one_pass(tmp_path, fmt):
     assert ws.tables["usage"].rows == 7
     assert ws.usage_date_range == (pd.Timestamp("2025-02-01"), pd.Timestamp("2025-04-02"))
     ws.close()
+
+
+def test_contracts_table_is_read_typed_and_keyed_in_the_receipt(tmp_path):
+    from workbook.workspace import receipt_key
+    root = write_world(tmp_path / "w", contracts=CONTRACTS)
+    with open_data(root) as ws:                      # the add-on overlap and the renewal are valid
+        c = ws.frame("contracts")
+    assert c["contract_id"].tolist() == ["K1", "K2", "K3", "K4"]
+    assert str(c["ends_at"].dtype).startswith("datetime64") and c["licensed_users"].isna().tolist() == [
+        False, True, False, True]
+    assert "contracts.csv" in receipt_key(root)["files"]       # a changed contracts file revalidates
+
+
+def test_overlapping_contracts_name_both_and_count_them(tmp_path):
+    bad = CONTRACTS.replace("A1,K3,2026-01-10", "A1,K3,2025-12-01")
+    with pytest.raises(BadInput) as info:
+        open_data(write_world(tmp_path / "w", contracts=bad))
+    finding = next(f for f in info.value.findings if f.table == "contracts")
+    assert (finding.column, finding.count, finding.examples) == ("starts_at", 2, ("K1", "K3"))

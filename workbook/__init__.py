@@ -26,6 +26,10 @@ _LAZY = {
     # onboarding KPIs and supporting metrics (docs/kpis.md)
     "kpi_table": "kpis", "ttv_rolling": "kpis", "metrics_table": "metrics", "ttv_by_segment": "metrics",
     "past_due": "metrics", "adoption_signals": "adoption",
+    # contracts and revenue KPIs (docs/kpis.md "Revenue KPIs", docs/data-contract.md "contracts")
+    "revenue_kpis": "revenue", "contract_state": "revenue",
+    # renewals and expansion (docs/kpis.md "Renewal forecast", "Expansion signals"; docs/calibration.md)
+    "renewal_forecast": "renewals", "expansion_signals": "expansion",
     # customer health (docs/health.md)
     "health_table": "health", "dimension_scores": "health", "waterfall": "health", "risk_signals": "signals",
     "explain": "explanation", "timeline": "activity",
@@ -34,7 +38,7 @@ _LAZY = {
 }
 # the modules an analyst uses, as wb.<module>
 _MODULES = ("activity", "adoption", "calibration", "evaluation", "explanation", "health", "kpis", "metrics", "narrative", "plots",
-            "post_cycle", "report", "reporting", "sample", "scoring", "signals", "snapshots", "tables",
+            "post_cycle", "report", "reporting", "renewals", "revenue", "sample", "scoring", "signals", "snapshots", "tables",
             "weights", "wins", "workspace")
 # names of 0.1 that were renamed on export; still served, with a warning, but not listed
 _RENAMED = {

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import BadInput
+from .revenue import contract_state, has_contracts
 
 MEASURES = ["modules_used", "actions", "user_days", "active_days", "peak_users"]
 
@@ -171,8 +172,10 @@ def adoption_signals(ws, dates=None, *, engine=None, windows: pd.DataFrame | Non
     Columns:
 
     - ``segment``, ``tenure_band`` (completed weeks since signature: ``0-4``, ``5-8``, ``9-12``, ``13+``)
-    - ``breadth``: distinct modules with actions > 0 in the window ending on ``date`` ÷
-      ``contracted_modules``, capped at 1 (fraction 0..1)
+    - ``breadth``: distinct modules with actions > 0 in the window ending on ``date`` ÷ the
+      modules the account is entitled to that day (:func:`entitled_modules`: from the active
+      contracts when the source has a ``contracts`` table, else ``contracted_modules``), capped
+      at 1 (fraction 0..1)
     - ``depth``: actions per active user-day in the window (actions ÷ user_days; 0 without use)
     - ``frequency``: days with actions > 0 in the window (0..window_days)
     - ``stakeholders``: the most active users seen on one module-day in the window (users)
@@ -208,7 +211,7 @@ def adoption_signals(ws, dates=None, *, engine=None, windows: pd.DataFrame | Non
     for col in MEASURES:
         grid[col] = grid[col].fillna(0).astype("int64")
     grid["tenure_band"] = tenure_band((grid["date"] - grid["signed_at"]).dt.days, cfg)
-    contracted = grid["contracted_modules"].astype("float64").to_numpy()
+    contracted = entitled_modules(ws, grid)
     grid["breadth"] = np.minimum(1.0, grid["modules_used"].to_numpy() / contracted)
     user_days = grid["user_days"].to_numpy(dtype="float64")
     grid["depth"] = np.divide(grid["actions"].to_numpy(dtype="float64"), user_days,
@@ -217,6 +220,21 @@ def adoption_signals(ws, dates=None, *, engine=None, windows: pd.DataFrame | Non
     grid["stakeholders"] = grid["peak_users"].astype("int64")
     grid = _benchmark(grid, cfg)
     return grid[cols].sort_values(["date", "account_id"], kind="stable").reset_index(drop=True)
+
+
+def entitled_modules(ws, grid: pd.DataFrame) -> np.ndarray:
+    """Breadth's denominator for each (``account_id``, ``date``) row of ``grid``: how many modules
+    the account is entitled to that day. With a ``contracts`` table it is ``n_modules`` of
+    :func:`workbook.revenue.contract_state` (the modules of the contracts active that day,
+    point-in-time; ``contracted_modules`` when none of them lists modules); without one,
+    ``accounts.contracted_modules`` as before (float array)."""
+    contracted = grid["contracted_modules"].astype("float64").to_numpy()
+    if not has_contracts(ws) or grid.empty:
+        return contracted
+    state = contract_state(ws, sorted(pd.DatetimeIndex(grid["date"]).unique()))
+    n = grid[["account_id", "date"]].merge(state[["account_id", "date", "n_modules"]],
+                                           on=["account_id", "date"], how="left")["n_modules"]
+    return np.where(n.isna().to_numpy(), contracted, n.to_numpy(dtype="float64", na_value=np.nan))
 
 
 def _windows_for(ws, engine, ends: list[pd.Timestamp], days: int) -> pd.DataFrame:
@@ -277,3 +295,74 @@ def _benchmark(grid: pd.DataFrame, cfg: AdoptionSettings) -> pd.DataFrame:
                                                 ["below", "above"], "at"), index=grid.index, dtype="string")
     grid["bench_basis"] = basis
     return grid
+
+
+# ---------------------------------------------------------------------------- recency-weighted usage
+MODULE_MEASURES = ["w_actions", "w_user_days"]
+
+
+def decayed_usage(ws, dates, *, days: int, half_life_days: float, weekend_weight: float = 1.0,
+                  day_half_life_days: float | None = None, depth_days: int | None = None,
+                  engine=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Recency-weighted usage per account and date, from ONE usage query (the health score's adoption).
+
+    A usage row (actions > 0) dated ``age`` days before a date (0 <= age < ``depth_days``,
+    default ``days``) weighs ``0.5 ** (age / half_life_days)``; an active day (0 <= age < ``days``)
+    weighs ``0.5 ** (age / day_half_life_days)`` (default: the same half-life), times
+    ``weekend_weight`` on a Saturday or Sunday. Returns two frames:
+
+    - ``modules``: per (``account_id``, ``date``, ``module``) used in the window (ids and module
+      names as the engine returns them, object dtype: millions of rows stay cheap), ``w_actions``
+      and ``w_user_days`` (weighted sums of actions and of active users);
+    - ``active``: per (``account_id``, ``date``) with use, ``w_active_days`` (weighted count of
+      the days with any use).
+
+    The weights of the window's days (:func:`decay_calendar`) are the frequency denominator.
+    """
+    ends = sorted({pd.Timestamp(d).normalize() for d in dates})
+    dcal = decay_calendar(ends, days=days, half_life_days=half_life_days, weekend_weight=weekend_weight,
+                          day_half_life_days=day_half_life_days)
+    cal = decay_calendar(ends, days=min(depth_days or days, days), half_life_days=half_life_days)
+    if cal.empty:
+        mods = pd.DataFrame({"account_id": pd.Series([], dtype=object), "date": pd.Series([], dtype="datetime64[ns]"),
+                             "module": pd.Series([], dtype=object), **{c: pd.Series([], dtype="float64")
+                                                                      for c in MODULE_MEASURES}})
+        act = pd.DataFrame({"account_id": pd.Series([], dtype=object), "date": pd.Series([], dtype="datetime64[ns]"),
+                            "w_active_days": pd.Series([], dtype="float64")})
+        return mods, act
+    from .engines import get_engine
+    own = engine if engine is not None else get_engine(ws)
+    try:
+        out = own.run("usage_decay", frames={"cal": cal[["window_end", "day", "weight"]],
+                                             "dcal": dcal[["window_end", "day", "day_weight"]]},
+                      start=dcal["day"].min(), end=dcal["day"].max())
+    finally:
+        if engine is None:
+            own.close()
+    out = out.rename(columns={"window_end": "date"})
+    out["date"] = pd.to_datetime(out["date"]).astype("datetime64[ns]")
+    # one row order whatever the engine's threads did: later float sums over these rows then
+    # add in the same order on every run (the query's own sums are exact)
+    out = out.sort_values(["account_id", "date", "module"], na_position="last", kind="stable", ignore_index=True)
+    is_mod = out["module"].notna().to_numpy()
+    mods = out.loc[is_mod, ["account_id", "date", "module", *MODULE_MEASURES]].reset_index(drop=True)
+    act = out.loc[~is_mod, ["account_id", "date", "w_active_days"]].reset_index(drop=True)
+    for frame, cols in ((mods, MODULE_MEASURES), (act, ["w_active_days"])):
+        for c in cols:
+            frame[c] = pd.to_numeric(frame[c]).astype("float64")
+    return mods, act
+
+
+def decay_calendar(ends: list[pd.Timestamp], *, days: int, half_life_days: float,
+                   weekend_weight: float = 1.0, day_half_life_days: float | None = None) -> pd.DataFrame:
+    """Rows (``window_end``, ``day``, ``age``, ``weight``, ``day_weight``) for :func:`decayed_usage`."""
+    if not ends:
+        return pd.DataFrame(columns=["window_end", "day", "age", "weight", "day_weight"])
+    end = np.repeat(np.asarray(ends, dtype="datetime64[ns]"), days)
+    age = np.tile(np.arange(days), len(ends))
+    day = end - age.astype("timedelta64[D]")
+    weight = 0.5 ** (age / float(half_life_days))
+    day_weight = 0.5 ** (age / float(day_half_life_days or half_life_days))
+    weekend = pd.DatetimeIndex(day).day_of_week.to_numpy() >= 5
+    return pd.DataFrame({"window_end": end, "day": day, "age": age, "weight": weight,
+                         "day_weight": day_weight * np.where(weekend, float(weekend_weight), 1.0)})

@@ -51,6 +51,7 @@ _DEFAULTS: dict[str, Any] = {
     "min_train_dates": 3,
     "min_tenure_days": 90,
     "min_churners": 100,
+    "min_onboarding_churners": 100,
     "min_measured_share": MIN_MEASURED_SHARE,
     "map": "logistic",
     "C": 1.0,

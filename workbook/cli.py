@@ -142,7 +142,7 @@ def cmd_validate(args) -> int:
 
 def cmd_kpis(args) -> int:
     """``workbook kpis``: the KPIs and supporting metrics as a table, JSON (:func:`workbook.kpis.compute`) or CSV."""
-    from . import kpis, metrics, periods
+    from . import kpis, metrics, periods, revenue
     from .engines import get_engine
     from .workspace import open_data
     with open_data(args.data, revalidate=getattr(args, "revalidate", False), progress=_progress) as ws:
@@ -155,6 +155,10 @@ def cmd_kpis(args) -> int:
                 per = periods.period(args.period, ctx.as_of)
                 vals = kpis.measures(ctx, per)
                 rows = kpis.table(vals, per)
+                money = None   # revenue rows only with a contracts table: without, table and CSV are unchanged
+                if revenue.has_contracts(ws):
+                    money = revenue.table(revenue.period_values(ws, per, ctx.as_of), per)
+                    rows = pd.concat([rows, money], ignore_index=True)
                 if args.format == "csv":
                     rows.insert(0, "as_of", ctx.as_of)
                     rows.insert(1, "period", per.kind)
@@ -164,7 +168,10 @@ def cmd_kpis(args) -> int:
                       f"{_day(per.previous_start)} – {_day(per.previous_end)})\n")
                 print_frame(_kpi_rows(rows.iloc[:len(kpis.KPIS)]), "table")
                 print("\nSupporting metrics\n")
-                print_frame(_kpi_rows(rows.iloc[len(kpis.KPIS):]), "table")
+                print_frame(_kpi_rows(rows.iloc[len(kpis.KPIS):len(vals)]), "table")
+                if money is not None:
+                    print("\nRevenue KPIs (contracts)\n")
+                    print_frame(_kpi_rows(rows.iloc[len(vals):]), "table")
                 print()
                 print(metrics.summary_text(metrics.supporting(ctx, per, vals)))
                 return EXIT_OK
@@ -222,6 +229,9 @@ def cmd_calibrate(args) -> int:
     evaluation.check_writable(out)
     result = evaluation.evaluate(snaps, weights.load_active(), horizon_days=H, accounts=accounts, progress=_progress)
     paths = result.write(out)
+    if getattr(args, "data", None):      # the renewal hazard model, beside the weights (docs/calibration.md 8)
+        from . import renewals
+        paths += renewals.write_calibration_files(args.data, out, snaps, as_of=args.as_of, progress=_progress)
     print(result.summary())
     print(f"wrote {len(paths)} files to {out}: {', '.join(p.name for p in paths)}")
     if result.metrics["recommendation"]["adopt"]:

@@ -21,6 +21,11 @@ TOUCH_KINDS = ("meeting", "call", "email", "review", "training")
 DIRECTIONS = ("outbound", "inbound")
 PRIORITIES = ("low", "normal", "high", "urgent")
 ADVOCACY_KINDS = ("reference", "review", "case_study", "referral")
+CONTRACT_KINDS = ("new", "renewal", "expansion", "contraction")
+# Contracts of this kind are add-ons: they may overlap the account's other contracts (module or
+# seat add-ons bought mid-term). Contracts of every other kind (or none) must not overlap each other.
+ADD_ON_KIND = "expansion"
+MODULE_SEPARATOR = ";"
 
 # Column kinds: str, date, int, float, bool.
 SQL_TYPES = {"str": "VARCHAR", "date": "DATE", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN"}
@@ -166,6 +171,20 @@ TABLES: dict[str, Table] = {t.name: t for t in [
         Rule("colour", "must be red, amber or green", f"t.colour NOT IN {_in(COLOURS)}"),
         Rule("expires_at", "must be after set_at", "t.expires_at <= t.set_at"),
     )),
+    # A contract is active on day d when starts_at <= d < ends_at (ends_at: the renewal day, the
+    # first day it no longer covers); modules are `;`-separated names, none of them empty.
+    Table("contracts", (
+        _C("account_id", required=True), _C("contract_id", required=True), _C("starts_at", "date", True),
+        _C("ends_at", "date", True), _C("arr", "float", True), _C("licensed_users", "int"), _C("modules"),
+        _C("kind"),
+    ), key="t.contract_id", unique=("contract_id",), rules=(
+        Rule("ends_at", "must be after starts_at", "t.ends_at <= t.starts_at"),
+        Rule("arr", "must be >= 0", "t.arr < 0"),
+        Rule("licensed_users", "must be a whole number >= 1", "t.licensed_users < 1"),
+        Rule("modules", "must be module names separated by ';', none of them empty",
+             r"regexp_matches(t.modules, '(^|;)\s*(;|$)')"),
+        Rule("kind", "must be one of " + ", ".join(CONTRACT_KINDS), f"t.kind NOT IN {_in(CONTRACT_KINDS)}"),
+    )),
 ]}
 
 TABLE_ORDER = tuple(TABLES)
@@ -176,13 +195,21 @@ SIGNED_RULES: dict[str, tuple[str, str]] = {
     "milestones": ("reached_at", "must be on or after the account's signed_at"),
 }
 
+# Rules between rows of one table: table -> (column, rule text). Contracts of one account must not
+# overlap ([starts_at, ends_at) intervals) unless one of them is an add-on (kind ADD_ON_KIND).
+OVERLAP_RULES: dict[str, tuple[str, str]] = {
+    "contracts": ("starts_at", f"overlaps another contract of the same account: only kind {ADD_ON_KIND} "
+                  "(an add-on) may overlap; a renewal starts on or after the ends_at of the contract it renews"),
+}
+
 
 def _contract_version() -> str:
     """A short sha256 of every definition above that decides what validation finds: the tables,
     their columns, kinds, keys and rules, the signature rules and the limits. Computed at import,
     so a changed rule changes it without anyone remembering to (validation receipts depend on it)."""
     import hashlib
-    text = repr((TABLES, SIGNED_RULES, SQL_TYPES, KIND_WORDS, DATE_MIN, DATE_MAX, OPEN_END_FROM, INT_MIN, INT_MAX))
+    text = repr((TABLES, SIGNED_RULES, OVERLAP_RULES, ADD_ON_KIND, SQL_TYPES, KIND_WORDS, DATE_MIN, DATE_MAX,
+                 OPEN_END_FROM, INT_MIN, INT_MAX))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 

@@ -61,7 +61,7 @@ UNITS: dict[str, str] = {
               "'59.9': a red score never reads as the amber threshold); change '+8.0' ('+8')",
     "ces": "a customer-effort score 1..7: 5.5 → '5.50'",
     "count": "a whole number with thousands separators: 1204 → '1,204'",
-    "money": "whole dollars: 12300 → '$12,300'; from a million up '$1.2M' ('$1,204,000', exact)",
+    "money": "whole dollars: 12300 → '$12,300'; from a million up '$1.2M' ('$1,204,000', exact); change '-$1,200'",
     "number": "a number with two decimals: 1.2345 → '1.23' ('1,234.50' with separators)",
     "date": "an ISO date: 2024-06-30",
     "text": "the value as text",
@@ -135,7 +135,9 @@ def _change(x: float, unit: str) -> str:
         return f"{x:+,.0f}"
     if unit in ("nps", "points"):
         return f"{x:+.1f}"
-    return f"{x:+.2f}"                                  # ces, number, money
+    if unit == "money":
+        return ("-" if x < 0 else "+") + f"${abs(x):,.0f}"
+    return f"{x:+.2f}"                                  # ces, number
 
 
 def _short(x: float, unit: str) -> str:

@@ -21,7 +21,7 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -346,6 +346,7 @@ class CalibrationResult:
         return {
             "weights": dict(self.proposed.weights),
             "thresholds": {"green": _num(self.proposed.green), "amber": _num(self.proposed.amber)},
+            **({"onboarding": {"weights": dict(self.proposed.onboarding)}} if self.proposed.onboarding else {}),
             "recommendation": dict(m["recommendation"]),
             "not_measured": list(m["not_measured"]),
             "status": "proposal (not adopted): review, then `workbook weights adopt FILE --reason TEXT`",
@@ -447,6 +448,14 @@ class CalibrationResult:
         lines.append(f"  drift: max PSI {d['max_psi']:.3f} ({d['max_dimension']}); "
                      f"recalibration due: {'YES' if d['recalibration_due'] else 'no'}"
                      + (f"; not measured: {', '.join(d['not_measured'])}" if d.get("not_measured") else ""))
+        ob = m.get("onboarding")
+        if ob is not None:
+            lines.append("  onboarding weights: " + (
+                f"fitted on {ob['rows']:,} onboarding snapshots ({ob['churners']:,} churners): {_wstr(ob['weights'])}"
+                if ob["fitted"] else
+                f"not fitted ({ob['churners']:,} churners among {ob['rows']:,} labelled onboarding snapshots, "
+                f"need {ob['min_churners']:,}): " + ("the current section is kept" if ob["weights"] else
+                                                     "onboarding accounts keep the main weights")))
         if m["override_accuracy"]:
             o = m["override_accuracy"]
             share = "n/a" if o["share_right"] is None else f"{o['share_right']:.0%}"
@@ -675,6 +684,7 @@ def _evaluate(snapshots, current, *, horizon_days, accounts, replicates, seed, p
         f"testing on {len(run.test):,} ({len(run.split['test'])} dates)")
     cur_model, proposal, kept_current = _fit_pair(run.train, current, run.cfg, run.H, run.missing)
     proposed = _proposed(run, current, proposal, kept_current)
+    proposed, onboarding = _onboarding_weights(run, current, proposed)
     bins = {"current": _bins(cur_model, run.Xt), "proposed": _bins(proposal, run.Xt)}
     point, boot, boot_info = _compare(run, bins, replicates, seed, say)
     sides = {"current": _side(run, "current", cur_model, current, point[0], boot and boot[0]),
@@ -706,7 +716,7 @@ def _evaluate(snapshots, current, *, horizon_days, accounts, replicates, seed, p
         "bootstrap": boot_info, "missing_policy": run.missing, "recommendation": recommendation,
         **_proposal_facts(proposal), "suggested_thresholds": suggested, "override_accuracy": ov_summary,
         "colour_changes": _changes_summary(changes, latest_date), "drift": _drift_summary(drift, run.cfg, latest_date),
-        "backtest": backtest.to_dict(orient="records"), "warnings": run.warnings,
+        "backtest": backtest.to_dict(orient="records"), "warnings": run.warnings, "onboarding": onboarding,
     }
     reliability = _reliability(run.yt, {f"current {current.label}": bins["current"], "proposed": bins["proposed"]})
     return CalibrationResult(
@@ -714,7 +724,7 @@ def _evaluate(snapshots, current, *, horizon_days, accounts, replicates, seed, p
         calibration=proposal.map_frame(), reliability=reliability, bands=bands, colour_changes=changes,
         drift=drift, backtest=backtest, overrides=ov_table, warnings=run.warnings,
         snapshots=run.snaps[[c for c in ("account_id", "observed_at", *DIMENSIONS, "churned", "override_colour",
-                                         "tenure_days", "role") if c in run.snaps.columns]])
+                                         "tenure_days", "onboarding", "role") if c in run.snaps.columns]])
 
 
 def _prepare(snapshots: pd.DataFrame, horizon_days) -> _Run:
@@ -778,6 +788,25 @@ def _proposed(run: _Run, current: Weights, proposal: ChurnCalibrator, kept_curre
                                "the current weights (a dimension with no data gets 0, its weight spread over the "
                                "measured ones, which leaves every score as it is)")
     return Weights(dict(proposal.weights_), current.green, current.amber, version=None, path="proposal")
+
+
+def _onboarding_weights(run: _Run, current: Weights, proposed: Weights) -> tuple[Weights, dict]:
+    """The proposal's onboarding section (docs/calibration.md): fitted like the main weights on the
+    labelled snapshots scored against the onboarding plan when they hold at least
+    ``min_onboarding_churners`` churners; else the current file's section is kept (or none)."""
+    need = int(run.cfg["min_onboarding_churners"])
+    snaps = run.snaps
+    rows = snaps[run.has_label & snaps["onboarding"].to_numpy(dtype=bool)] if "onboarding" in snaps else snaps.iloc[:0]
+    churners = int(rows["churned"].to_numpy(dtype=float).sum()) if len(rows) else 0
+    info = {"rows": int(len(rows)), "churners": churners, "min_churners": need, "fitted": False,
+            "weights": current.onboarding}
+    if churners >= need and churners < len(rows):
+        model = ChurnCalibrator(calibration=run.cfg["map"], missing=run.missing, C=float(run.cfg["C"]),
+                                horizon_days=run.H, min_measured=float(run.cfg["min_measured_share"]))
+        model.fit(rows[list(DIMENSIONS)], rows["churned"].to_numpy(dtype=float))
+        if model.informative_:
+            info.update(fitted=True, weights=dict(model.weights_))
+    return replace(proposed, onboarding=info["weights"]), info
 
 
 def _compare(run: _Run, bins: dict, replicates, seed, say) -> tuple[list[dict], list | None, dict]:

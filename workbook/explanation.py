@@ -49,6 +49,8 @@ def _settings() -> dict:
     out["lookback_days"] = dims["sentiment"].get("lookback_days")
     out["floor"] = float(dims["adoption"]["benchmark_floor"])
     out["full"] = float(dims["adoption"]["benchmark_full"])
+    out["depth_floor"] = float(dims["adoption"]["depth_floor"])
+    out["depth_full"] = float(dims["adoption"]["depth_full"])
     return out
 
 
@@ -64,12 +66,25 @@ def _champion_left(ws, ids, as_of: pd.Timestamp) -> pd.Series:
 
 
 def _points(frame: pd.DataFrame, w) -> tuple[np.ndarray, np.ndarray]:
-    """Points per dimension and the most each could give (its value at 1), by scoring.points."""
+    """Points per dimension and the most each could give (its value at 1), by scoring.points;
+    rows still onboarding with the weights' onboarding section (:func:`_row_weights`)."""
     x = frame[list(DIMENSIONS)].to_numpy(dtype="float64")
     pol = health.missing_data_policy()
-    pts = scoring.points(x, w, pol)[0]
-    full = scoring.points(np.where(np.isnan(x), np.nan, 1.0), w, pol)[0]
+    ob = frame["onboarding"].fillna(False).to_numpy(dtype=bool) if "onboarding" in frame else np.zeros(len(x), bool)
+    pts, full = np.empty_like(x), np.empty_like(x)
+    for rows, weights in ((~ob, w.weights), (ob, w.for_onboarding())):
+        pts[rows] = scoring.points(x[rows], weights, pol)[0]
+        full[rows] = scoring.points(np.where(np.isnan(x[rows]), np.nan, 1.0), weights, pol)[0]
     return pts, full
+
+
+def _row_weights(r: dict, w) -> dict[str, int]:
+    """The weights that score row ``r``: the onboarding section's while the account is onboarding."""
+    return w.for_onboarding() if _flag(r.get("onboarding")) else w.weights
+
+
+def _milestone(name) -> str:
+    return str(name).replace("_", " ")
 
 
 def _day(value) -> str | None:
@@ -97,6 +112,8 @@ def _weakest(r: dict, dim: str, cfg: dict) -> str | None:
     """The part of ``dim`` that loses the most (part weight × (1 − part)); None when none loses."""
     best, lost = None, 1e-12
     for p, pw in cfg["parts"][dim].items():
+        if dim == "adoption" and p == "breadth" and _flag(r.get("onboarding")):
+            continue                                   # not counted while onboarding
         v = r.get(f"{dim}_{p}")
         if v is None or pd.isna(v):
             continue
@@ -109,11 +126,19 @@ def _phrase(r: dict, dim: str, cfg: dict, bare: bool = False) -> str:
     """What pulls ``dim`` down for row ``r``, in a few words (its weakest part, with numbers);
     ``bare`` leaves out the ``adoption 0.31 (...)`` wrapper (when the value was just said)."""
     v, part = float(r[dim]), _weakest(r, dim, cfg)
+    if _flag(r.get("onboarding")) and dim == "outcomes":
+        late = r.get("plan_late_milestone")
+        if late is None or pd.isna(late):
+            return "on the onboarding plan"
+        return f"{_milestone(late)} {_n(r['plan_late_days'])} days late against the onboarding plan"
+    if _flag(r.get("onboarding")) and dim == "adoption" and not _flag(r.get("plan_usage_expected")):
+        return "usage not expected before go live"
     if dim == "adoption":
         if part == "depth":
-            why = f"{r['depth']:.1f} actions per active user-day vs cohort {r['bench_depth']:.1f}"
+            why = f"actions per active user at {_index(r):.2f} x the norm of its modules"
         elif part == "frequency":
-            why = f"active {int(r['frequency'])} of {cfg['usage_days']} days vs cohort {r['bench_frequency']:g}"
+            why = (f"active on {_pct(r['adoption_active_share'])} of recent days vs cohort "
+                   f"{_pct(r['adoption_bench_active_share'])}")
         else:
             why = f"{_modules_used(r)} of {_n(r['contracted_modules'])} modules in {cfg['usage_days']} days"
         return why if bare else f"adoption {v:.2f} ({why})"
@@ -145,6 +170,21 @@ def _phrase(r: dict, dim: str, cfg: dict, bare: bool = False) -> str:
 
 def _modules_used(r: dict) -> int:
     return _n(float(r["breadth"]) * float(r["contracted_modules"]))
+
+
+def _index(r: dict) -> float:
+    """The depth index (actions per active user ÷ the norm of the modules used; 0 without use)."""
+    v = r.get("adoption_depth_index")
+    return 0.0 if v is None or pd.isna(v) else float(v)
+
+
+def _finite(value) -> float | None:
+    """``value`` as a float, None when missing or infinite (no norm to compare with)."""
+    return None if value is None or pd.isna(value) or not math.isfinite(float(value)) else float(value)
+
+
+def _pct(share) -> str:
+    return f"{100 * float(share):.0f} %"
 
 
 def _reasons(r: dict, lost: np.ndarray, cfg: dict, first: str | None = None) -> list[str]:
@@ -249,13 +289,15 @@ def explain(ws, account_id, as_of=None, *, weights=None, engine=None, table: pd.
     r["champion_left"] = _champion_left(ws, [account_id], as_of).iloc[0]
     ov = health.active_overrides(ws, pd.DataFrame({"account_id": [account_id], "date": [as_of]})).iloc[0].to_dict()
     r.update({k: v for k, v in ov.items() if k.startswith("override_")})
-    dims = {d: _dimension(r, d, i, w, pts, parts, now_i, as_of, cfg) for i, d in enumerate(DIMENSIONS)}
+    dims = {d: _dimension(r, d, i, _row_weights(r, w), pts, parts, now_i, as_of, cfg) for i, d in enumerate(DIMENSIONS)}
     lost = full[now_i] - pts[now_i]
     move = _move_up(r, row, w, cfg)
+    signed = ws.frame("accounts").set_index("account_id").loc[account_id, "signed_at"]
     out = {
         "account": {"id": account_id, **{k: row.get(k) for k in ("name", "segment", "csm", "arr")},
-                    "signed_at": ws.frame("accounts").set_index("account_id").loc[account_id, "signed_at"],
+                    "signed_at": signed,
                     "lifecycle_stage": row.get("lifecycle_stage"), "days_in_stage": row.get("days_in_stage")},
+        "onboarding": _onboarding(r, signed, as_of),
         "as_of": as_of, "score": row["score"], "colour": row["colour"], "computed_colour": row["computed_colour"],
         "coverage": row["coverage"], "weights_version": w.label,
         "thresholds": {"green": w.green, "amber": w.amber},
@@ -277,7 +319,7 @@ def explain(ws, account_id, as_of=None, *, weights=None, engine=None, table: pd.
 def _dimension(r: dict, d: str, i: int, w, pts, parts: pd.DataFrame, now_i: int, as_of, cfg) -> dict:
     """One entry of ``dimensions``: value, weight, points, changes, signals."""
     value = r[d]
-    out = {"value": value, "weight": w.weights[d], "points": pts[now_i, i]}
+    out = {"value": value, "weight": w[d], "points": pts[now_i, i]}
     for k in CHANGE_DAYS:
         hit = np.flatnonzero((parts["date"] == as_of - pd.Timedelta(days=k)).to_numpy())
         if len(hit) and not np.isnan(pts[hit[0], i]):
@@ -290,6 +332,18 @@ def _dimension(r: dict, d: str, i: int, w, pts, parts: pd.DataFrame, now_i: int,
     return out
 
 
+def _onboarding(r: dict, signed, as_of) -> dict | None:
+    """None once the account is scored on the five dimensions; else where it stands on its plan."""
+    if not _flag(r.get("onboarding")):
+        return None
+    late = r.get("plan_late_milestone")
+    return {"day": int((pd.Timestamp(as_of) - pd.Timestamp(signed)).days),
+            "window_days": _n(r["plan_window_days"]), "plan_progress": r["plan_progress"],
+            "usage_expected": _flag(r.get("plan_usage_expected")),
+            "late_milestone": None if late is None or pd.isna(late) else str(late),
+            "late_days": None if late is None or pd.isna(late) else _n(r["plan_late_days"])}
+
+
 def _signals(r: dict, d: str, cfg: dict) -> dict:
     """The raw parts of dimension ``d`` with their values (and the cohort benchmark)."""
     if pd.isna(r[d]):      # no data: the parts computed on nothing are not shown
@@ -300,7 +354,10 @@ def _signals(r: dict, d: str, cfg: dict) -> dict:
         return {"modules_used": _modules_used(r), "modules_contracted": _count(r["contracted_modules"]),
                 "window_days": cfg["usage_days"], "actions_per_active_user_day": r["depth"],
                 "cohort_actions_per_active_user_day": r["bench_depth"], "active_days": _count(r["frequency"]),
-                "cohort_active_days": r["bench_frequency"], "benchmark_basis": r["bench_basis"], "parts": parts}
+                "cohort_active_days": r["bench_frequency"], "benchmark_basis": r["bench_basis"],
+                "depth_index": _finite(r.get("adoption_depth_index")),
+                "active_share": r.get("adoption_active_share"),
+                "cohort_active_share": r.get("adoption_bench_active_share"), "parts": parts}
     if d == "engagement":
         return {"days_since_two_way_touch": None if pd.isna(r[d]) else _count(r.get("engagement_days")),
                 "window_days": cfg["touch_days"], "outbound_touches": _count(r.get("engagement_outbound")),
@@ -364,7 +421,7 @@ def _move_up(r: dict, row: dict, w, cfg: dict) -> dict | None:
     target, threshold = ("amber", w.amber) if colour == "red" else ("green", w.green)
     out = {}
     for d in DIMENSIONS:
-        value = needed({k: r[k] for k in DIMENSIONS}, d, threshold, w)
+        value = needed({k: r[k] for k in DIMENSIONS}, d, threshold, _row_weights(r, w))
         out[d] = {"value": r[d], "needed": value, "hint": _hint(r, d, value, cfg)}
     return {"target_colour": target, "threshold": threshold, "points_needed": threshold - score, "dimensions": out}
 
@@ -387,16 +444,28 @@ def _action(r: dict, d: str, gap: float, cfg: dict) -> str:
                 "sentiment": "a first survey response (NPS or CSAT) from a satisfied contact",
                 "outcomes": "reach first value or a first stated outcome",
                 "relationship": "name contacts: a champion and an executive sponsor"}.get(d, "more data")
+    if d == "outcomes" and _flag(r.get("onboarding")):
+        late = r.get("plan_late_milestone")
+        return f"reach {_milestone(late)}" if late is not None and not pd.isna(late) else "keep to the onboarding plan"
+    if d == "adoption" and _flag(r.get("onboarding")):
+        return "use the product more often and more deeply (toward accounts of the same tenure)"
     if d == "adoption":
         contracted, used = _n(r["contracted_modules"]), _modules_used(r)
         k = math.ceil(gap * contracted / pw["breadth"] - 1e-9) if pw["breadth"] > 0 else contracted + 1
         if used + k <= contracted:
             return f"use {_plural(k, 'more contracted module')}"
         freq_gain = pw["frequency"] * (1 - float(r["adoption_frequency"]))
-        if gap <= freq_gain + 1e-9 and r["bench_frequency"] > 0:
+        bench = float(r["adoption_bench_active_share"])
+        if gap <= freq_gain + 1e-9 and bench > 0:
             part = float(r["adoption_frequency"]) + gap / pw["frequency"]
-            days = math.ceil(r["bench_frequency"] * (cfg["floor"] + part * (cfg["full"] - cfg["floor"])) - 1e-9)
-            return f"be active on {days} of {cfg['usage_days']} days (now {int(r['frequency'])})"
+            share = math.ceil(100 * bench * (cfg["floor"] + part * (cfg["full"] - cfg["floor"])) - 1e-9)
+            return f"be active on {share} % of days (now {_pct(r['adoption_active_share'])})"
+        if gap <= pw["depth"] * (1 - float(r["adoption_depth"])) + 1e-9 and math.isfinite(_index(r)):
+            part = float(r["adoption_depth"]) + gap / pw["depth"]
+            index = math.exp(math.log(cfg["depth_floor"]) + part * math.log(cfg["depth_full"] / cfg["depth_floor"]))
+            target = math.ceil(100 * index - 1e-9) / 100
+            return (f"use its modules more deeply: actions per active user at {target:.2f} x their norm "
+                    f"(now {_index(r):.2f})")
         return "use more contracted modules, more often and more deeply (toward the cohort benchmark)"
     if d == "engagement":
         rec = r.get("engagement_recency")
@@ -437,6 +506,11 @@ def _sentences(out: dict, row: dict, reasons: list[str]) -> list[str]:
     if isinstance(low, str) and out["dimensions"][low]["value"] < 1:
         first += f": {low} is the lowest dimension at {out['dimensions'][low]['value']:.2f}"
     lines = [first + (" — " + "; ".join(reasons) if reasons else "") + "."]
+    if (ob := out.get("onboarding")) is not None:
+        where = "on plan" if ob["late_milestone"] is None else \
+            f"{_milestone(ob['late_milestone'])} is {_plural(ob['late_days'], 'day')} late"
+        lines.append(f"Still onboarding (day {ob['day']} of a {ob['window_days']}-day window): scored against "
+                     f"the onboarding plan, {where}.")
     missing = [d for d in DIMENSIONS if pd.isna(out["dimensions"][d]["value"])]
     if missing:
         verb = "has" if len(missing) == 1 else "have"

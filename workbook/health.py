@@ -10,8 +10,9 @@ Per account and day, for accounts signed on or before the day and not churned by
 
 Every formula and constant is documented in ``docs/health.md``; the constants live in
 ``params/health.yaml`` and the playbooks in ``params/playbooks.yaml``. Usage is read through
-:func:`workbook.adoption.adoption_signals` (one usage query for all dates, on any engine); the
-small tables are handled with vectorised as-of look-ups (:mod:`workbook.signals`).
+:func:`workbook.adoption.adoption_signals` and :func:`workbook.adoption.decayed_usage` (one
+query each for all dates, on any engine); the small tables are handled with vectorised as-of
+look-ups (:mod:`workbook.signals`).
 """
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from . import scoring, signals
-from .adoption import adoption_signals
+from . import revenue, scoring, signals
+from ._kpi import settings as kpi_settings
+from .adoption import adoption_settings, adoption_signals, decay_calendar, decayed_usage, entitled_modules
+from .contract import MILESTONES
 from .errors import BadInput
 from .scoring import COLOURS, DIMENSIONS, missing_data_policy  # noqa: F401 - missing_data_policy re-exported
 from .signals import (GridKeys, Timeline, by_segment, contact_counts, grid_keys, load_settings, number,
@@ -69,19 +72,176 @@ def _ratio_to_benchmark(value: np.ndarray, bench: np.ndarray, floor: float, full
     return np.clip((r - floor) / (full - floor), 0.0, 1.0)
 
 
+def _log_ratio_part(ratio: np.ndarray, floor: float, full: float) -> np.ndarray:
+    """0 at or below ``floor``, 1 at or above ``full``, linear in log(ratio) between (0..1);
+    an infinite ratio (use where the benchmark is 0) scores 1, a ratio of 0 scores 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = (np.log(np.maximum(ratio, 0.0)) - np.log(floor)) / (np.log(full) - np.log(floor))
+    return np.round(np.clip(np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0), 12)
+
+
+def _cohort_median(frame: pd.DataFrame, value: np.ndarray, use: np.ndarray, levels: list[list[str]],
+                   min_n: int) -> np.ndarray:
+    """Per row of ``frame``: the median of ``value`` over the rows with ``use`` sharing the first
+    level's keys that has at least ``min_n`` such rows (the last level needs only 1); 0 when none."""
+    bench = np.full(len(frame), np.nan)
+    src = frame.loc[use, list(dict.fromkeys(c for lv in levels for c in lv))].copy()
+    src["_v"] = value[use]
+    for i, keys in enumerate(levels):
+        grp = src.groupby(keys, observed=True)["_v"]
+        stats = pd.DataFrame({"m": grp.median(), "n": grp.size()})
+        stats = stats[stats["n"] >= (min_n if i < len(levels) - 1 else 1)]
+        hit = frame[keys].merge(stats, left_on=keys, right_index=True, how="left")["m"].to_numpy(dtype="float64")
+        bench = np.where(np.isnan(bench), hit, bench)
+    return np.nan_to_num(bench, nan=0.0)
+
+
+def _loo_median(codes: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the median of ``value`` over the OTHER rows with the same group code (NaN when
+    there is none) and how many other rows there are. Leaving the row out keeps an account's
+    benchmark independent of its own usage, so more usage can only raise its ratio."""
+    if len(value) == 0:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    order = np.lexsort((value, codes))
+    v, c = value[order], codes[order]
+    start = np.r_[0, np.flatnonzero(c[1:] != c[:-1]) + 1]
+    size = np.diff(np.r_[start, len(v)])
+    s, n = np.repeat(start, size), np.repeat(size, size)
+    k, others = np.arange(len(v)) - s, n - 1
+
+    def nth(j):                                     # j-th smallest of the group without the row itself
+        j = np.clip(j, 0, np.maximum(others - 1, 0))
+        return v[np.minimum(s + j + (j >= k), len(v) - 1)]
+    med = np.where(others > 0, (nth((others - 1) // 2) + nth(others // 2)) / 2, np.nan)
+    out, cnt = np.empty(len(v)), np.empty(len(v), dtype=np.int64)
+    out[order], cnt[order] = med, others
+    return out, cnt
+
+
+def _module_depth(m: pd.DataFrame, n_rows: int, min_n: int) -> np.ndarray:
+    """Depth index per grid row: the geometric mean, weighted by active user-days, of each used
+    module's intensity ÷ that module's norm; NaN without use. ``m`` holds one row per (grid row
+    ``_row``, ``date``, ``module``) with ``w_actions`` and ``w_user_days`` > 0
+    (:func:`workbook.adoption.decayed_usage`).
+
+    A module's intensity is w_actions ÷ w_user_days (recency-weighted actions per active user);
+    its norm is the median intensity of the same module on the same date among the OTHER accounts
+    using it, when at least ``min_n`` do; else the median over the other accounts of their
+    intensity over all modules that date. No other account at all: any use is at the top (∞).
+    """
+    if m.empty:
+        return np.full(n_rows, np.nan)
+    ud = m["w_user_days"].to_numpy(dtype="float64")
+    intensity = m["w_actions"].to_numpy(dtype="float64") / ud
+    norm, others = _loo_median(m.groupby(["date", "module"], sort=False).ngroup().to_numpy(), intensity)
+    acct = m.groupby("_row").agg(date=("date", "first"), a=("w_actions", "sum"), u=("w_user_days", "sum"))
+    common, _ = _loo_median(acct["date"].rank(method="dense").to_numpy(), (acct["a"] / acct["u"]).to_numpy())
+    common = pd.Series(common, index=acct.index).reindex(m["_row"]).to_numpy()
+    norm = np.where(others >= min_n, norm, common)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.where(np.isnan(norm), np.inf, np.clip(np.log(intensity / norm), -50, 50))
+    num = pd.Series(gap * ud).groupby(m["_row"].to_numpy()).sum()
+    den = pd.Series(ud).groupby(m["_row"].to_numpy()).sum()
+    return np.exp(num / den).reindex(range(n_rows)).to_numpy()
+
+
+def _grid_rows(g: pd.DataFrame, dates: list, frame: pd.DataFrame) -> np.ndarray:
+    """For each row of ``frame`` (``account_id``, ``date``), the position of the same account and
+    date in the grid ``g`` (-1 when the grid has no such row: not live that day)."""
+    day = np.asarray(dates, dtype="datetime64[ns]")
+    if len(g) == 0 or len(frame) == 0:
+        return np.full(len(frame), -1, dtype=np.int64)
+    accounts = pd.Index(g["account_id"].astype(object).unique())
+    table = np.full((len(accounts), len(day)), -1, dtype=np.int64)
+    table[accounts.get_indexer(g["account_id"].astype(object)),
+          np.searchsorted(day, g["date"].to_numpy(dtype="datetime64[ns]"))] = np.arange(len(g))
+    acc = accounts.get_indexer(frame["account_id"].astype(object))
+    when = frame["date"].to_numpy(dtype="datetime64[ns]")
+    pos = np.clip(np.searchsorted(day, when), 0, len(day) - 1)
+    ok = (acc >= 0) & (day[pos] == when)
+    return np.where(ok, table[np.where(ok, acc, 0), pos], -1)
+
+
+def _usage_evidence(ws, g: pd.DataFrame, cfg: dict, engine) -> pd.DataFrame:
+    """``g`` with the adoption evidence of docs/health.md per row: ``depth_index`` (recency-weighted
+    actions per active user against the norm of each module used, a geometric mean ratio; NaN
+    without use), ``active_share`` (recency-weighted share of the days since signature with use,
+    0..1) and ``bench_active_share`` (its cohort median). One usage query
+    (:func:`workbook.adoption.decayed_usage`) for every date of ``g``.
+    """
+    days = number(cfg, "dimensions.adoption.window_days", minimum=1, integer=True)
+    half = number(cfg, "dimensions.adoption.half_life_days", minimum=1e-9)
+    depth_days = number(cfg, "dimensions.adoption.depth_window_days", minimum=1, integer=True)
+    day_half = number(cfg, "dimensions.adoption.frequency_half_life_days", minimum=1e-9)
+    weekend = number(cfg, "dimensions.adoption.weekend_weight", minimum=0)
+    min_n = number(cfg, "dimensions.adoption.module_min_accounts", minimum=1, integer=True)
+    norm = (cfg.get("dimensions") or {}).get("adoption", {}).get("depth_norm", "common")
+    if norm not in ("common", "module"):
+        raise BadInput(_SOURCE, "dimensions.adoption.depth_norm", f"must be common or module, got {norm!r}")
+    if norm == "common":          # every module against the one norm: more use never lowers depth
+        min_n = np.iinfo(np.int64).max
+    dates = sorted(g["date"].unique())
+    mods, act = decayed_usage(ws, dates, days=days, half_life_days=half, weekend_weight=weekend,
+                              day_half_life_days=day_half, depth_days=depth_days, engine=engine)
+    m = mods[(mods["w_user_days"] > 0) & (mods["w_actions"] > 0)]
+    m = m.assign(_row=_grid_rows(g, dates, m))
+    depth_index = _module_depth(m[m["_row"] >= 0], len(g), min_n)
+    # frequency: weighted share of the window's days (on or after signature) with use; the
+    # possible weight of a row is the running total of its date's day weights over the ages
+    # 0 .. min(days, days since signature + 1) - 1 (one small dates x days table, no row fan-out)
+    cal = decay_calendar(dates, days=days, half_life_days=half, weekend_weight=weekend,
+                         day_half_life_days=day_half)
+    running = np.cumsum(cal["day_weight"].to_numpy().reshape(len(dates), days), axis=1)
+    date = g["date"].to_numpy(dtype="datetime64[ns]")
+    seen = (date - g["signed_at"].to_numpy(dtype="datetime64[ns]")).astype("timedelta64[D]").astype("int64") + 1
+    row_date = np.searchsorted(np.asarray(dates, dtype="datetime64[ns]"), date)
+    possible = np.where(seen > 0, running[row_date, np.clip(seen, 1, days) - 1], 0.0)
+    active = np.zeros(len(g))
+    rows = _grid_rows(g, dates, act)
+    np.add.at(active, rows[rows >= 0], act["w_active_days"].to_numpy(dtype="float64")[rows >= 0])
+    share = np.clip(np.where(possible > 0, active / np.where(possible > 0, possible, 1), 0.0), 0, 1)
+    bench = _cohort_median(g, share, share > 0, [["date", "segment", "tenure_band"], ["date", "segment"], ["date"]],
+                           adoption_settings().benchmark_min_accounts)
+    return g.assign(depth_index=depth_index, active_share=share, bench_active_share=bench)
+
+
 def _adoption(g: pd.DataFrame, cfg: dict, detail: dict | None = None) -> np.ndarray:
+    """Adoption 0..1 per row of ``g`` (which carries the :func:`_usage_evidence` columns)."""
     w = _parts(cfg, "adoption", ("breadth", "depth", "frequency"))
     floor = number(cfg, "dimensions.adoption.benchmark_floor", minimum=0)
     full = number(cfg, "dimensions.adoption.benchmark_full", minimum=0)
     if full <= floor:
         raise BadInput(_SOURCE, "dimensions.adoption.benchmark_full", "must be above benchmark_floor")
+    dfloor = number(cfg, "dimensions.adoption.depth_floor", minimum=1e-9)
+    dfull = number(cfg, "dimensions.adoption.depth_full", minimum=1e-9)
+    if dfull <= dfloor:
+        raise BadInput(_SOURCE, "dimensions.adoption.depth_full", "must be above depth_floor")
+    share = g["active_share"].to_numpy(dtype="float64")
     parts = {"breadth": np.clip(np.nan_to_num(g["breadth"].to_numpy(dtype="float64")), 0, 1),
-             "depth": _ratio_to_benchmark(g["depth"].to_numpy(), g["bench_depth"].to_numpy(), floor, full),
-             "frequency": _ratio_to_benchmark(g["frequency"].to_numpy(), g["bench_frequency"].to_numpy(),
-                                              floor, full)}
+             "depth": _log_ratio_part(np.nan_to_num(g["depth_index"].to_numpy(dtype="float64")), dfloor, dfull),
+             "frequency": _ratio_to_benchmark(share, g["bench_active_share"].to_numpy(dtype="float64"), floor, full)}
     if detail is not None:
-        detail.update({f"adoption_{k}": v for k, v in parts.items()})
+        detail.update({f"adoption_{k}": v for k, v in parts.items()},
+                      **{f"adoption_{c}": g[c].to_numpy() for c in ("depth_index", "active_share",
+                                                                    "bench_active_share")})
     return _blend(parts, w)
+
+
+def _shrunk_rate(g: pd.DataFrame, hits: np.ndarray, trials: np.ndarray, k: float) -> np.ndarray:
+    """Evidence-weighted rate per row: (hits + k × prior) ÷ (trials + k), NaN without trials.
+
+    ``prior`` is the pooled rate Σ hits ÷ Σ trials over the rows of the same date and segment
+    (the segment's typical rate that day; the date's when the segment has no trials). With few
+    trials the rate stays near the prior; with many it approaches hits ÷ trials.
+    """
+    frame = pd.DataFrame({"date": g["date"].to_numpy(), "segment": g["segment"].astype(object).to_numpy(),
+                          "h": hits, "n": trials})
+    seg = frame.groupby(["date", "segment"], dropna=False)[["h", "n"]].transform("sum")
+    day = frame.groupby("date")[["h", "n"]].transform("sum")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prior = np.where(seg["n"] > 0, seg["h"] / seg["n"].where(seg["n"] > 0, 1),
+                         np.where(day["n"] > 0, day["h"] / day["n"].where(day["n"] > 0, 1), 0.5))
+        return np.where(trials > 0, (hits + k * prior) / (trials + k), np.nan)
 
 
 def _engagement(ws, g: pd.DataFrame, cfg: dict, keys: GridKeys, detail: dict | None = None) -> np.ndarray:
@@ -93,6 +253,9 @@ def _engagement(ws, g: pd.DataFrame, cfg: dict, keys: GridKeys, detail: dict | N
     if zero <= full:
         raise BadInput(_SOURCE, "dimensions.engagement.recency_zero_days", "must be above recency_full_days")
     w = _parts(cfg, "engagement", ("recency", "response", "attendance"))
+    half = number(cfg, "dimensions.engagement.rate_half_life_days", minimum=1e-9)
+    look = number(cfg, "dimensions.engagement.rate_lookback_days", minimum=1, integer=True)
+    prior_k = number(cfg, "dimensions.engagement.prior_weight", minimum=0)
     t = ws.frame("touchpoints")
     responded = t["responded"].fillna(False).astype(bool).to_numpy()
     attended = t["attended"].fillna(False).astype(bool).to_numpy()
@@ -107,19 +270,27 @@ def _engagement(ws, g: pd.DataFrame, cfg: dict, keys: GridKeys, detail: dict | N
     tl = Timeline(keys, ev, cols)
     ever = tl.sums()[:, 0]
     out, answered, sched, went = tl.sums(window)[:, 1:].T
+    # recency-weighted counts: weight 0.5 ** (age / half-life) over the lookback, kept as running
+    # totals of 2 ** ((date - t0) / half-life) and scaled back to each row's date
+    t0 = t["date"].min()
+    grow = np.exp2((t["date"] - t0).dt.days.to_numpy(dtype="float64") / half)
+    wcols = ["out", "answered", "sched", "went"]
+    wev = ev[["account_id", "date"]].assign(**{c: ev[c].to_numpy() * grow for c in wcols})
+    scale = np.exp2(-(g["date"] - t0).dt.days.to_numpy(dtype="float64") / half)
+    w_out, w_ans, w_sched, w_went = (Timeline(keys, wev, wcols).sums(look) * scale[:, None]).T
     last = Timeline(keys, ev[two_way]).last()
     signed = g["signed_at"].to_numpy(dtype="datetime64[ns]")
     anchor = np.where(np.isnat(last) | (last < signed), signed, last)
     days = (g["date"].to_numpy(dtype="datetime64[ns]") - anchor).astype("timedelta64[D]").astype("float64")
     recency = np.clip((zero - days) / (zero - full), 0.0, 1.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        response = np.where(out > 0, answered / np.where(out > 0, out, 1), np.nan)
-        attendance = np.where(sched > 0, went / np.where(sched > 0, sched, 1), np.nan)
+    response = _shrunk_rate(g, w_ans, w_out, prior_k)
+    attendance = _shrunk_rate(g, w_went, w_sched, prior_k)
     value = _blend({"recency": recency, "response": response, "attendance": attendance}, w)
     if detail is not None:
         detail.update(engagement_recency=recency, engagement_response=response, engagement_attendance=attendance,
                       engagement_days=days, engagement_outbound=out, engagement_answered=answered,
-                      engagement_scheduled=sched, engagement_attended=went)
+                      engagement_scheduled=sched, engagement_attended=went, engagement_w_outbound=w_out,
+                      engagement_w_answered=w_ans, engagement_w_scheduled=w_sched, engagement_w_attended=w_went)
     return np.where(ever > 0, value, np.nan)
 
 
@@ -144,11 +315,15 @@ def _sentiment(ws, g: pd.DataFrame, cfg: dict, keys: GridKeys, detail: dict | No
     ev = pd.DataFrame({"account_id": s["account_id"], "date": s["responded_at"], "n": (kw > 0).astype(float),
                        "w": grow, "wv": grow * value})
     sums = window_sums(g, ev[~np.isnan(grow * value)], ["n", "w", "wv"], look, keys=keys)
-    n, w, wv = sums["n"].to_numpy(), sums["w"].to_numpy(), sums["wv"].to_numpy()
+    # absolute weights kind_weight x 0.5 ** (age / half-life): scale the running totals to each date
+    scale = np.exp2(-(g["date"] - t0).dt.days.to_numpy(dtype="float64") / half)
+    n, w, wv = sums["n"].to_numpy(), sums["w"].to_numpy() * scale, sums["wv"].to_numpy() * scale
+    prior_k = number(cfg, "dimensions.sentiment.prior_weight", minimum=0)
+    value = _shrunk_rate(g, np.where(n > 0.5, wv, 0.0), np.where(n > 0.5, w, 0.0), prior_k)
     if detail is not None:
         detail["sentiment_responses"] = n
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where((n > 0.5) & (w > 0), np.clip(wv / np.where(w > 0, w, 1), 0, 1), np.nan)
+        detail["sentiment_weight"] = w
+    return np.where((n > 0.5) & (w > 0), np.clip(value, 0, 1), np.nan)
 
 
 def _outcomes(ws, g: pd.DataFrame, cfg: dict, keys: GridKeys, detail: dict | None = None) -> np.ndarray:
@@ -197,19 +372,134 @@ def _relationship(ws, g: pd.DataFrame, cfg: dict, counts: pd.DataFrame, detail: 
     return np.where(counts["known"].to_numpy() > 0, _blend(parts, w), np.nan)
 
 
-def _dimensions(ws, adopt: pd.DataFrame, cfg: dict, detail: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+# ---------------------------------------------------------------------------- accounts still onboarding
+ONBOARDING_DONE = ("onboarding_complete", "handover")
+
+
+def _plan_settings(cfg: dict) -> tuple[dict[str, float], float, float]:
+    """(milestone -> due share of the onboarding window, allowance days, late grace days)."""
+    raw = (cfg.get("onboarding") or {}).get("plan")
+    if not isinstance(raw, dict) or not raw or not set(raw) <= set(MILESTONES):
+        raise BadInput(_SOURCE, "onboarding.plan", "must map milestones (" + ", ".join(MILESTONES) + ") to the share "
+                       "of the onboarding window by which each is due")
+    plan = {m: number(cfg, f"onboarding.plan.{m}", minimum=0) for m in MILESTONES if m in raw}
+    if any(v > 1 for v in plan.values()):
+        raise BadInput(_SOURCE, "onboarding.plan", "shares must be within 0..1 (1 = the window's last day)")
+    return (plan, number(cfg, "onboarding.allowance_days", minimum=0),
+            number(cfg, "onboarding.late_grace_days", minimum=1e-9))
+
+
+def _window_days(ws, g: pd.DataFrame) -> np.ndarray:
+    """Each row's onboarding window in days: ``onboarding_due_at`` − ``signed_at`` when the account
+    has a due date, else its segment's window from params/targets.yaml."""
+    days = g["segment"].astype(object).map(kpi_settings().window_for).to_numpy(dtype="float64")
+    acc = ws.frame("accounts")
+    if "onboarding_due_at" in acc:
+        due = acc.set_index(acc["account_id"].astype(object))["onboarding_due_at"]
+        due = due.reindex(g["account_id"].astype(object).to_numpy()).to_numpy(dtype="datetime64[ns]")
+        own = (due - g["signed_at"].to_numpy(dtype="datetime64[ns]")).astype("timedelta64[D]").astype("float64")
+        days = np.where(np.isnat(due), days, own)
+    return days
+
+
+def onboarding_plan(ws, g: pd.DataFrame, cfg: dict | None = None) -> dict[str, np.ndarray]:
+    """Where each (account, date) row of ``g`` stands against its segment's onboarding plan.
+
+    A row is ``onboarding`` while neither ``onboarding_complete`` nor ``handover`` is reached by
+    the date and the days since signature are at most the window plus ``allowance_days``
+    (params/health.yaml ``onboarding``). Milestone m is due ``plan[m]`` × window days after
+    signature (rounded up to a whole day); a due milestone reached by the date earns 1, one not reached earns
+    1 − days late ÷ ``late_grace_days`` (at least 0). ``progress`` is the mean over the due
+    milestones (1 when none is due yet: nothing is late). ``usage_expected`` once go_live is
+    reached or due. Also ``late_milestone`` (the most overdue unreached one, or None),
+    ``late_days``, ``window_days``. Only milestones dated on or before each row's date count.
+    """
+    cfg = load_settings() if cfg is None else cfg
+    plan, allowance, grace = _plan_settings(cfg)
+    date = g["date"].to_numpy(dtype="datetime64[ns]")
+    tenure = (date - g["signed_at"].to_numpy(dtype="datetime64[ns]")).astype("timedelta64[D]").astype("float64")
+    window = _window_days(ws, g)
+    ms = ws.frame("milestones")
+    first = ms.groupby(["account_id", "milestone"], observed=True)["reached_at"].min()
+    ids = g["account_id"].astype(object).to_numpy()
+
+    def reached(m: str) -> np.ndarray:
+        at = first.xs(m, level="milestone") if m in first.index.get_level_values("milestone") else first.iloc[:0]
+        at.index = at.index.astype(object)
+        return at.reindex(ids).to_numpy(dtype="datetime64[ns]") <= date
+
+    done = np.zeros(len(g), dtype=bool)
+    for m in ONBOARDING_DONE:
+        done |= reached(m)
+    credit = np.full((len(g), len(plan)), np.nan)
+    late = np.full((len(g), len(plan)), -np.inf)
+    for i, (m, share) in enumerate(plan.items()):
+        got, due_day = reached(m), np.ceil(share * window - 1e-9)
+        over = tenure - due_day
+        credit[:, i] = np.where(got, 1.0, np.where(over >= 0, np.clip(1 - over / grace, 0, 1), np.nan))
+        late[:, i] = np.where(~got & (over > 0), over, -np.inf)
+    n_due = (~np.isnan(credit)).sum(axis=1)
+    progress = np.where(n_due > 0, np.nansum(credit, axis=1) / np.maximum(n_due, 1), 1.0)
+    worst = late.argmax(axis=1)
+    late_days = late[np.arange(len(g)), worst]
+    names = np.asarray(list(plan), dtype=object)[worst]
+    live_day = np.ceil(plan.get("go_live", 0.0) * window - 1e-9)
+    if "go_live" in first.index.get_level_values("milestone"):
+        at = first.xs("go_live", level="milestone")
+        at.index = at.index.astype(object)
+        at = at.reindex(ids).to_numpy(dtype="datetime64[ns]")
+        went = (at - g["signed_at"].to_numpy(dtype="datetime64[ns]")).astype("timedelta64[D]").astype("float64")
+        live_day = np.where((at <= date), np.minimum(went, live_day), live_day)
+    usage_days = tenure - live_day
+    return {"onboarding": ~done & (tenure <= window + allowance), "progress": progress,
+            "usage_expected": usage_days >= 0, "usage_days": np.where(usage_days >= 0, usage_days, np.nan),
+            "late_milestone": np.where(np.isfinite(late_days), names, None),
+            "late_days": np.where(np.isfinite(late_days), late_days, np.nan), "window_days": window}
+
+
+def _stage_aware(ws, g: pd.DataFrame, out: pd.DataFrame, cfg: dict, parts: dict, detail: dict | None) -> None:
+    """Rows still onboarding are measured against the plan (in place): outcomes = plan progress;
+    adoption = 1 until usage is expected (go_live reached or due), then moving linearly over
+    ``usage_ramp_days`` to the usual formula without breadth (modules are still being rolled
+    out; depth and frequency already compare with accounts of the same segment and tenure band)."""
+    plan = onboarding_plan(ws, g, cfg)
+    ob = plan["onboarding"]
+    weights = {k: float(v) for k, v in cfg["dimensions"]["adoption"]["parts"].items()
+               if k != "breadth" and f"adoption_{k}" in parts}
+    early = _blend({k: np.asarray(parts[f"adoption_{k}"], dtype="float64") for k in weights}, weights) \
+        if weights and sum(weights.values()) > 0 else out["adoption"].to_numpy(dtype="float64")
+    ramp = number(cfg, "onboarding.usage_ramp_days", minimum=1e-9)
+    expect = np.clip(np.nan_to_num(plan["usage_days"], nan=0.0) / ramp, 0.0, 1.0)   # 0 until usage is expected
+    early = 1.0 - expect + expect * early        # more use never scores lower: the weight on `early` is >= 0
+    out["adoption"] = np.where(ob, early, out["adoption"].to_numpy(dtype="float64"))
+    out["outcomes"] = np.where(ob, plan["progress"], out["outcomes"].to_numpy(dtype="float64"))
+    out["onboarding"] = ob
+    out["plan_progress"] = np.where(ob, plan["progress"], np.nan)
+    if detail is not None:
+        detail.update(plan_usage_expected=plan["usage_expected"], plan_usage_days=plan["usage_days"],
+                      plan_late_milestone=np.where(ob, plan["late_milestone"], None),
+                      plan_late_days=np.where(ob, plan["late_days"], np.nan), plan_window_days=plan["window_days"])
+
+
+def _dimensions(ws, adopt: pd.DataFrame, cfg: dict, detail: dict | None = None, *,
+                engine=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Dimension scores for every row of the adoption frame; also the contact counts (reused).
-    ``detail``, when given, receives the parts of each dimension (see :func:`dimension_parts`)."""
-    acc = ws.frame("accounts")[["account_id", "signed_at", "name", "csm", "arr"]]
+    ``detail``, when given, receives the parts of each dimension (see :func:`dimension_parts`).
+    ``engine`` runs the adoption's recency-weighted usage query (None: DuckDB)."""
+    acc = ws.frame("accounts")[["account_id", "signed_at", "name", "csm", "arr", "contracted_modules"]]
+    adopt = adopt.drop(columns=[c for c in ("contracted_modules",) if c in adopt])
     g = adopt.merge(acc, on="account_id", how="left").reset_index(drop=True)
+    g = _usage_evidence(ws, g, cfg, engine)
     keys = grid_keys(g)
     counts = contact_counts(ws, g, keys=keys)
     out = g[["account_id", "date"]].copy()
-    out["adoption"] = _adoption(g, cfg, detail)
+    parts: dict = {} if detail is None else detail         # the adoption parts feed _stage_aware
+    out["adoption"] = _adoption(g, cfg, parts)
     out["engagement"] = _engagement(ws, g, cfg, keys, detail)
     out["sentiment"] = _sentiment(ws, g, cfg, keys, detail)
     out["outcomes"] = _outcomes(ws, g, cfg, keys, detail)
     out["relationship"] = _relationship(ws, g, cfg, counts, detail)
+    _stage_aware(ws, g, out, cfg, parts, detail)
     return out, counts
 
 
@@ -229,11 +519,11 @@ def dimension_scores(ws, dates, *, engine=None) -> pd.DataFrame:
     and not churned by it, with ``adoption``, ``engagement``, ``sentiment``, ``outcomes`` and
     ``relationship`` as fractions 0..1 (NaN where the dimension has no data at all for that
     account and date: see docs/health.md). Only facts dated on or before each date are used.
-    All dates share one usage query; ``engine=None`` uses DuckDB.
+    All dates share the same two usage queries; ``engine=None`` uses DuckDB.
     """
     cfg = load_settings()
     adopt = adoption_signals(ws, _dates(dates), engine=engine)
-    dims, _ = _dimensions(ws, adopt, cfg)
+    dims, _ = _dimensions(ws, adopt, cfg, engine=engine)
     return dims.sort_values(["date", "account_id"], kind="stable").reset_index(drop=True)
 
 
@@ -241,28 +531,38 @@ def dimension_parts(ws, dates, *, engine=None) -> pd.DataFrame:
     """The five dimensions with the parts that build them, per live account and date.
 
     The rows and dimension columns of :func:`dimension_scores`, computed by the same code, plus
-    the adoption signals (``contracted_modules``, ``breadth``, ``depth``, ``frequency``,
-    ``bench_depth``, ``bench_frequency``, ``bench_basis``) and each part as ``<dim>_<part>``
-    (0..1, NaN when it drops out): adoption breadth/depth/frequency; engagement
+    the adoption signals (``contracted_modules``: the modules entitled that day, ``breadth``,
+    ``depth``, ``frequency``, ``bench_depth``, ``bench_frequency``, ``bench_basis``) and each part as ``<dim>_<part>``
+    (0..1, NaN when it drops out): adoption breadth/depth/frequency with
+    ``adoption_depth_index`` (actions per active user ÷ the norm of the modules used),
+    ``adoption_active_share`` and ``adoption_bench_active_share``; engagement
     recency/response/attendance with ``engagement_days`` (since the last two-way touch),
-    ``engagement_outbound``/``_answered``/``_scheduled``/``_attended`` (counts in the window);
-    ``sentiment_responses``; outcomes first_value/stated with ``outcomes_counted``,
+    ``engagement_outbound``/``_answered``/``_scheduled``/``_attended`` (counts in the window) and
+    ``engagement_w_outbound``/``_w_answered``/``_w_scheduled``/``_w_attended`` (the
+    recency-weighted counts behind the rates); ``sentiment_responses`` and ``sentiment_weight``
+    (Σ recency weight); outcomes first_value/stated with ``outcomes_counted``,
     ``outcomes_on_time``, ``outcomes_first_value_at``/``_due``; relationship
     contacts/champion/sponsor/roles with ``relationship_roles_active``,
     ``relationship_contacts_full`` and the contact counts (``active``, ``active_champion``,
-    ``active_sponsor``, ...). A part whose table is absent is NaN. One usage query.
+    ``active_sponsor``, ...). A part whose table is absent is NaN. Two usage queries (the
+    28-day windows and the recency-weighted usage).
     """
     absent = ("engagement_recency", "engagement_response", "engagement_attendance", "engagement_days",
               "engagement_outbound", "engagement_answered", "engagement_scheduled", "engagement_attended",
-              "sentiment_responses", "relationship_contacts", "relationship_champion", "relationship_sponsor",
+              "engagement_w_outbound", "engagement_w_answered", "engagement_w_scheduled", "engagement_w_attended",
+              "sentiment_responses", "sentiment_weight", "relationship_contacts", "relationship_champion",
+              "relationship_sponsor",
               "relationship_roles", "relationship_roles_active", "relationship_contacts_full")
     cfg = load_settings()
     adopt = adoption_signals(ws, _dates(dates), engine=engine)
     detail: dict = {}
-    dims, counts = _dimensions(ws, adopt, cfg, detail)
+    dims, counts = _dimensions(ws, adopt, cfg, detail, engine=engine)
     acc = ws.frame("accounts")[["account_id", "contracted_modules"]]
-    sig = adopt[["account_id", "breadth", "depth", "frequency", "bench_depth", "bench_frequency", "bench_basis"]]
-    sig = sig.merge(acc, on="account_id", how="left").drop(columns="account_id")
+    sig = adopt[["account_id", "date", "breadth", "depth", "frequency", "bench_depth", "bench_frequency",
+                 "bench_basis"]]
+    sig = sig.merge(acc, on="account_id", how="left")
+    sig["contracted_modules"] = entitled_modules(ws, sig)        # breadth's denominator that day
+    sig = sig.drop(columns=["account_id", "date"])
     parts = pd.DataFrame({k: np.asarray(v) for k, v in detail.items()}, index=dims.index)
     parts = parts.reindex(columns=[*parts.columns, *(c for c in absent if c not in parts)])
     out = pd.concat([dims, sig.set_axis(dims.index), parts, counts.set_axis(dims.index)], axis=1)
@@ -286,10 +586,16 @@ def score_dimensions(dims: pd.DataFrame, weights=None, *, policy: str | None = N
     ``weights`` is a :class:`~workbook.weights.Weights`, a weights file path, or None (active).
     ``policy`` is ``redistribute`` or ``zero`` (default: params/health.yaml ``missing_data``).
     The arithmetic is :func:`workbook.scoring.points`, the colour :func:`workbook.scoring.colours`.
+    Rows whose ``onboarding`` column is true use the weights' onboarding section when it has one.
     """
     w = _weights(weights)
-    points, score, coverage = scoring.points(dims[list(DIMENSIONS)].to_numpy(dtype="float64"), w,
-                                             policy or missing_data_policy())
+    x = dims[list(DIMENSIONS)].to_numpy(dtype="float64")
+    policy = policy or missing_data_policy()
+    points, score, coverage = scoring.points(x, w, policy)
+    if w.onboarding is not None and "onboarding" in dims:
+        ob = dims["onboarding"].fillna(False).to_numpy(dtype=bool)
+        if ob.any():
+            points[ob], score[ob], coverage[ob] = scoring.points(x[ob], w.onboarding, policy)
     out = dims.copy()
     out["score"] = score
     out["coverage"] = np.round(coverage, 12)
@@ -484,7 +790,8 @@ TABLE_COLUMNS = ["account_id", "name", "segment", "csm", "arr", "score", "comput
                  "override_reason", "adoption", "engagement", "sentiment", "outcomes", "relationship",
                  "coverage", "lowest_dimension", "change_7d", "override_author", "override_set_at",
                  "override_expires_at", "lifecycle_stage", "days_in_stage", "archetypes", "decline_pattern",
-                 "alert", "alert_reason", "next_review", "recommended_action", "weights_version", "as_of"]
+                 "alert", "alert_reason", "next_review", "recommended_action", "weights_version", "as_of",
+                 "onboarding", "plan_progress"]
 
 
 def _as_of(ws, as_of) -> pd.Timestamp:
@@ -494,9 +801,21 @@ def _as_of(ws, as_of) -> pd.Timestamp:
 def _scored(ws, dates: list[pd.Timestamp], w: Weights, engine, cfg: dict, extra_dates=()):
     """Adoption rows for dates ∪ extra_dates (ONE usage query), dimensions and scores for all rows."""
     adopt = adoption_signals(ws, sorted(set(dates) | set(extra_dates)), engine=engine)
-    dims, counts = _dimensions(ws, adopt, cfg)
+    dims, counts = _dimensions(ws, adopt, cfg, engine=engine)
     scored = score_dimensions(dims, w, policy=missing_data_policy())
     return adopt, scored, counts
+
+
+def _arr_on(ws, acc: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """``acc`` with ``arr`` on ``as_of``: from the contracts active that day when the source has a
+    ``contracts`` table (:func:`workbook.revenue.contract_state`), else ``accounts.arr``."""
+    if not revenue.has_contracts(ws):
+        return acc
+    state = revenue.contract_state(ws, [as_of]).set_index("account_id")["arr"]
+    state.index = state.index.astype(object)
+    acc = acc.copy()
+    acc["arr"] = state.reindex(acc["account_id"].astype(object).to_numpy()).to_numpy(dtype="float64")
+    return acc
 
 
 def health_table(ws, as_of=None, weights=None, engine=None) -> pd.DataFrame:
@@ -509,7 +828,10 @@ def health_table(ws, as_of=None, weights=None, engine=None) -> pd.DataFrame:
     ``override_author``, ``override_set_at``, ``override_expires_at``, ``lifecycle_stage``,
     ``days_in_stage``, ``archetypes`` (comma-separated), ``decline_pattern``, ``alert`` and
     ``alert_reason``, ``next_review`` (date), ``recommended_action``, ``weights_version``,
-    ``as_of`` and, when the weights carry a calibration map, ``renewal_probability`` (0..1).
+    ``as_of`` and, when the weights carry a calibration map, ``renewal_probability`` (0..1),
+    then ``onboarding`` and ``plan_progress`` (accounts still onboarding: docs/health.md).
+    ``arr`` is the ARR on ``as_of``: from the contracts active that day when the source has a
+    ``contracts`` table (the high-value alerts use it too), else ``accounts.arr``.
 
     ``as_of`` defaults to the latest usage date; ``weights`` is a Weights, a file path or None
     (the active version); ``engine=None`` uses DuckDB. One usage query serves the score, the
@@ -527,7 +849,7 @@ def health_table(ws, as_of=None, weights=None, engine=None) -> pd.DataFrame:
 
     now_mask = (scored["date"] == as_of).to_numpy()
     now = scored[now_mask].reset_index(drop=True)
-    acc = ws.frame("accounts")[["account_id", "name", "segment", "csm", "arr"]]
+    acc = _arr_on(ws, ws.frame("accounts")[["account_id", "name", "segment", "csm", "arr"]], as_of)
     now = now.merge(acc, on="account_id", how="left")
     before = scored.loc[scored["date"] == as_of - pd.Timedelta(days=change), ["account_id", "score"]]
     now = now.merge(before.rename(columns={"score": "_before"}), on="account_id", how="left")

@@ -30,6 +30,7 @@ import pandas as pd
 
 from . import metrics as _metrics
 from . import periods as _periods
+from . import revenue as _revenue
 # the machinery lives in _kpi (shared with metrics); its public names are part of this module's API
 from ._kpi import (FACT_COLUMNS, FACTS, KPI_WINDOW_DAYS, KPIS, MEASURES, METRICS, TARGETS_FILE,  # noqa: F401
                    USAGE_KPIS, Context, Measure, Settings, aggregate, facts, nps_points, open_context,
@@ -50,7 +51,8 @@ def report(ctx: Context, per: _periods.Period) -> dict:
     pick = ("value", "n", "previous", "target", "better")
     return {"as_of": _d(ctx.as_of), "period": per.kind, "start": _d(per.start), "end": _d(per.end),
             "kpis": {k: {f: vals[k][f] for f in pick} for k in KPIS},
-            "metrics": _metrics.supporting(ctx, per, vals)}
+            "metrics": _metrics.supporting(ctx, per, vals),
+            "revenue": {k: {f: v[f] for f in pick} for k, v in _revenue.period_values(ctx.ws, per, ctx.as_of).items()}}
 
 
 def measures(ctx: Context, per: _periods.Period) -> dict[str, dict]:
@@ -65,10 +67,11 @@ def compute(ws, as_of=None, period: str = "week", engine=None) -> dict:
     """The KPI report for one period, shaped as ``workbook kpis --format json`` prints it.
 
     Returns ``{"as_of", "period", "start", "end", "kpis": {KEY: {"value", "n", "previous",
-    "target", "better"}}, "metrics": {...}}`` with dates as ``YYYY-MM-DD`` strings, rates as
-    fractions 0..1, NPS −100..100, readiness 0..100, time to value in days, and ``None`` for an
-    empty cohort or an absent table. ``metrics`` holds the supporting metrics
-    (:func:`workbook.metrics.supporting`).
+    "target", "better"}}, "metrics": {...}, "revenue": {KEY: {...}}}`` with dates as
+    ``YYYY-MM-DD`` strings, rates as fractions 0..1, NPS −100..100, readiness 0..100, time to
+    value in days, and ``None`` for an empty cohort or an absent table. ``metrics`` holds the
+    supporting metrics (:func:`workbook.metrics.supporting`), ``revenue`` the revenue KPIs
+    (:func:`workbook.revenue.period_values`; values None without a ``contracts`` table).
     """
     with open_context(ws, as_of, engine) as ctx:
         return report(ctx, _periods.period(period, ctx.as_of))

@@ -487,3 +487,28 @@ __all__ = ["amount_text", "against_target", "biggest_moves", "bullet_items", "ca
            "join_words", "label_in_sentence", "money_text", "monthly_story", "move_text", "number_word",
            "plural", "recommendation", "shortfall", "value_text", "weekly_headline"]
 
+
+
+def renewal_sentence(summary: Mapping, *, horizon_days: int, end, who: str = "") -> str:
+    """The renewal forecast in one or two sentences (:func:`workbook.renewals.renewal_forecast`).
+
+    ``12 renewals due by 2027-02-13 (the next 90 days), $1.2M ARR: 10.8 expected to renew (95 %
+    interval 9 to 12), 91.3% of the ARR due against a target of 90.0% (on target); $104,000 ARR
+    at risk.`` ``who`` (e.g. ``" in Ana's book"``) follows the count.
+    """
+    n = int(summary.get("n") or 0)
+    when = f"by {pd.Timestamp(end):%Y-%m-%d} (the next {horizon_days:,} days)"
+    if not n:
+        return f"No renewal due{who} {when}."
+    head = f"{plural(n, 'renewal')} due{who} {when}, {money_text(summary['arr_due'])} ARR"
+    if summary.get("expected_renewals") is None:
+        return head + ": no renewal probability is available, so nothing is expected yet."
+    lo, hi = summary["interval"]
+    text = (f"{head}: {summary['expected_renewals']:.1f} expected to renew (95 % interval {lo:,} to {hi:,})")
+    rate, target = summary.get("expected_arr_rate"), summary.get("target")
+    if rate is not None:
+        text += f", {value_text(rate, 'fraction')} of the ARR due"
+        if target is not None:
+            text += (f" against a target of {value_text(target, 'fraction')} "
+                     f"({'on target' if rate >= target else 'off target'})")
+    return text + f"; {money_text(summary['arr_at_risk'])} ARR at risk."

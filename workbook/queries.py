@@ -116,6 +116,55 @@ SELECT account_id, window_end, per_account,
 FROM j
 GROUP BY account_id, window_end, per_account
 """,
+    # Modules each account used (actions > 0) in [start, end], with the actions and the last day
+    # of use: the expansion signal "using modules it is not entitled to" (workbook.expansion).
+    "modules_used_in_window": """
+SELECT account_id, module, sum(actions) AS actions, max(date) AS last_used
+FROM usage
+WHERE date >= {start} AND date <= {end} AND actions > 0
+GROUP BY account_id, module
+""",
+    # Recency-weighted usage for the health score's adoption (workbook.adoption.decayed_usage).
+    # ``cal(window_end, day, weight)`` lists, for each window end, every day of the depth window
+    # with the weight of a usage row on that day; ``dcal(window_end, day, day_weight)`` the days
+    # of the (longer) frequency window with the weight of an active day. Only rows with
+    # actions > 0 count as use.
+    # Two kinds of rows come back: per (account, window_end, module) the weighted actions and
+    # user-days (``w_active_days`` NULL), and per (account, window_end) with ``module`` NULL the
+    # weighted sum of the days with any use (``w_actions``, ``w_user_days`` NULL).
+    # The weights are summed as exact fixed-point integers (weight x 2^40, DECIMAL(38, 0)): a
+    # floating-point sum depends on the order the engine's threads add its terms in, and the
+    # same data must give the same score, to the last digit, on every run.
+    "usage_decay": """
+WITH u AS (
+  SELECT account_id, date, module, active_users, actions FROM usage
+  WHERE date >= {start} AND date <= {end} AND actions > 0
+), c AS (
+  SELECT CAST(window_end AS DATE) AS window_end, CAST(day AS DATE) AS day,
+         CAST(round(CAST(weight AS DOUBLE) * 1099511627776) AS DECIMAL(38, 0)) AS weight
+  FROM cal
+), dc AS (
+  SELECT CAST(window_end AS DATE) AS window_end, CAST(day AS DATE) AS day,
+         CAST(round(CAST(day_weight AS DOUBLE) * 1099511627776) AS DECIMAL(38, 0)) AS day_weight FROM dcal
+), m AS (
+  SELECT u.account_id AS account_id, c.window_end AS window_end, u.module AS module,
+         CAST(sum(c.weight * u.actions) AS DOUBLE) / 1099511627776 AS w_actions,
+         CAST(sum(c.weight * u.active_users) AS DOUBLE) / 1099511627776 AS w_user_days
+  FROM u JOIN c ON u.date = c.day
+  GROUP BY u.account_id, c.window_end, u.module
+), d AS (
+  SELECT account_id, date FROM u GROUP BY account_id, date
+), a AS (
+  SELECT d.account_id AS account_id, dc.window_end AS window_end,
+         CAST(sum(dc.day_weight) AS DOUBLE) / 1099511627776 AS w_active_days
+  FROM d JOIN dc ON d.date = dc.day
+  GROUP BY d.account_id, dc.window_end
+)
+SELECT account_id, window_end, module, w_actions, w_user_days, CAST(NULL AS DOUBLE) AS w_active_days FROM m
+UNION ALL
+SELECT account_id, window_end, CAST(NULL AS VARCHAR) AS module, CAST(NULL AS DOUBLE) AS w_actions,
+       CAST(NULL AS DOUBLE) AS w_user_days, w_active_days FROM a
+""",
     # Latest usage date and row count (for default as_of and summaries).
     "usage_extent": """
 SELECT min(date) AS first_date, max(date) AS last_date, count(*) AS n_rows FROM usage
@@ -495,6 +544,17 @@ def before_signature(relation: str, column: str, *, key: str | None = None) -> s
     base = (f"FROM {ident(relation)} t JOIN accounts a ON t.account_id = a.account_id "
             f"WHERE t.{ident(column)} < a.signed_at")
     return f"SELECT count(*) {base}" if key is None else f"SELECT DISTINCT {key} {base} ORDER BY 1 LIMIT 3"
+
+
+def overlapping(relation: str, add_on_kind: str, *, key: str | None = None) -> str:
+    """Contracts of ``relation`` that overlap another contract of the same account, neither being
+    an add-on (``kind`` = ``add_on_kind``): intervals [starts_at, ends_at) that share a day. The
+    count of such contracts, or with ``key`` (over ``t``) the first three distinct examples."""
+    base = (f"FROM {ident(relation)} t JOIN {ident(relation)} o ON t.account_id = o.account_id "
+            "AND t.contract_id <> o.contract_id AND t.starts_at < o.ends_at AND o.starts_at < t.ends_at "
+            f"WHERE coalesce(t.kind, '') <> {literal(add_on_kind)} AND coalesce(o.kind, '') <> {literal(add_on_kind)}")
+    return (f"SELECT count(DISTINCT t.contract_id) {base}" if key is None
+            else f"SELECT DISTINCT {key} {base} ORDER BY 1 LIMIT 3")
 
 
 def milestone_repeats(relation: str) -> str:

@@ -424,6 +424,87 @@ class Report:
         return "Recovery starts with the lowest dimension: " + "; ".join(
             f"{d}: {outreach[d]}" for d in dims if d in outreach) + "."
 
+    # -- revenue, renewals and expansion (monthly, book, dashboard)
+    def revenue_kpis(self, period: str = "month") -> HtmlFragment:
+        """The revenue KPIs of the ``period`` (:func:`workbook.revenue.revenue_kpis`), or one line
+        saying the source has no contracts table."""
+        from . import revenue
+        if not revenue.has_contracts(self.ws):
+            return paragraph("No contracts table in this source: no revenue KPIs (GRR, NRR, logo retention, "
+                             "expansion, contraction and churned ARR).", "wb-note")
+        table = self.shared("revenue", period, compute=lambda: revenue.revenue_kpis(self.ws, self.as_of, period))
+        previous = "last month" if period == "month" else "last week"
+        frame = kpi_frame(table, previous).rename(columns={"KPI": "Revenue KPI"})
+        return html_table(frame, formats={"n": "count"}, status_col="Status",
+                          caption=f"Revenue KPIs, {period} to {self.as_of:%Y-%m-%d}: the cohort is the accounts with "
+                                  "ARR on the day before the period (trailing 12 months for the last two)")
+
+    def renewal_days(self) -> int:
+        """The renewal forecast's horizon in days (setting ``renewal_days``, default 90)."""
+        if self.settings.get("renewal_days") is None:
+            return 90
+        return self.setting_int("renewal_days")
+
+    @cached_property
+    def forecast(self):
+        """:func:`workbook.renewals.renewal_forecast` over :meth:`renewal_days` (the hazard model
+        fitted on the fly on this source's history; shared by the reports of one kernel)."""
+        from . import renewals
+        days = self.renewal_days()
+        return self.shared("renewals", days, compute=lambda: renewals.renewal_forecast(
+            self.ws, self.as_of, days, health=self.health, engine=self.engine))
+
+    def renewal_section(self, csm: str | None = None, top: int = 10) -> HtmlFragment:
+        """The renewal forecast: one sentence, where the probabilities come from, and the
+        accounts carrying most of the ARR at risk (``csm``: that CSM's renewals only)."""
+        from . import renewals
+        f = self.forecast
+        if f.note:
+            return paragraph(f.note, "wb-note")
+        rows = f.table if csm is None else f.table[(f.table["csm"] == csm).fillna(False).to_numpy(dtype=bool)]
+        summary = f.summary if csm is None else renewals.summarise(rows)
+        who = "" if csm is None else f" in {csm}'s book"
+        parts = [_p(narrative.renewal_sentence(summary, horizon_days=f.horizon_days, end=f.end, who=who),
+                    "wb-headline"),
+                 _p(f"Renewal probability: the chance the account is not lost before or at its renewal day, by "
+                    f"the {f.method}. ARR at risk = ARR × (1 − probability).", "wb-note")]
+        if len(rows):
+            view = rows.head(top)
+            parts.append(html_table(pd.DataFrame({
+                "Account": view["name"], "Owner": view["csm"], "Segment": view["segment"],
+                "Renewal": view["renewal_at"], "Days": view["days_to_renewal"], "ARR": view["arr"],
+                "Renewal probability": view["p_renew"], "ARR at risk": view["arr_at_risk"],
+                "Colour": view["colour"].astype(object).where(view["colour"].notna(), "not scored")}),
+                formats={"Renewal": "date", "Days": "count", "ARR": "money", "Renewal probability": "fraction",
+                         "ARR at risk": "money"}, status_col="Colour",
+                caption=f"Renewals carrying the most ARR at risk ({len(view)} of {len(rows)})"))
+        return fragment(*parts)
+
+    @cached_property
+    def expansion(self) -> pd.DataFrame:
+        """:func:`workbook.expansion.expansion_signals` on ``as_of``."""
+        from .expansion import expansion_signals
+        return self.shared("expansion", compute=lambda: expansion_signals(self.ws, self.as_of, health=self.health,
+                                                                          engine=self.engine))
+
+    def expansion_section(self, csm: str | None = None, limit: int = 15) -> HtmlFragment:
+        """Accounts showing an expansion signal, largest ARR first (``csm``: that CSM's only)."""
+        from . import revenue
+        e = self.expansion
+        if csm is not None:
+            e = e[(e["csm"] == csm).fillna(False).to_numpy(dtype=bool)]
+        note = "" if revenue.has_contracts(self.ws) else _p(
+            "No contracts table in this source: licensed users and entitled modules are unknown, so only "
+            "\"green and growing\" can show (and a recent expansion cannot be ruled out).", "wb-note")
+        if e.empty:
+            return fragment(note, _p("No account shows an expansion signal.", "wb-note"))
+        view = e.head(limit)
+        return fragment(note, html_table(pd.DataFrame({
+            "Account": view["name"], "Owner": view["csm"], "ARR": view["arr"], "Signal": view["signal"],
+            "Detail": view["detail"]}), formats={"ARR": "money"},
+            caption=f"Expansion signals, largest ARR first ({len(view)} of {len(e)}; "
+                    f"{e['account_id'].nunique():,} accounts)"))
+
     # -- the end of every report
     def exclusions(self) -> list[quality.Exclusion]:
         """Rows this report's figures left out (each report adds its own)."""
@@ -636,9 +717,10 @@ class Monthly(Report):
     title = "Monthly onboarding executive summary"
 
     def __init__(self, *, data=None, as_of=None, engine=None, trend_months=None, ttv_days=None, ttv_points=None,
-                 top=None, recommendations=None, small_cohort=None):
+                 top=None, recommendations=None, small_cohort=None, renewal_days=None):
         super().__init__(data=data, as_of=as_of, engine=engine, trend_months=trend_months, ttv_days=ttv_days,
-                         ttv_points=ttv_points, top=top, recommendations=recommendations, small_cohort=small_cohort)
+                         ttv_points=ttv_points, top=top, recommendations=recommendations, small_cohort=small_cohort,
+                         renewal_days=renewal_days)
         self.trend_months = self.setting_int("trend_months", 2)
         self.ttv_days = self.setting_int("ttv_days")
         self.ttv_points = self.setting_int("ttv_points", 2)
@@ -749,6 +831,16 @@ class Monthly(Report):
         return html_table(view[["Account", "Owner", "Segment", "ARR", "Wins", "Latest"]],
                           formats={"ARR": "money", "Latest": "date"},
                           caption=f"Top {len(view)} wins (largest ARR first)")
+
+    def revenue(self) -> HtmlFragment:
+        """The revenue KPIs of the month (GRR, NRR, logo retention, expansion, contraction and churned
+        ARR; trailing 12-month GRR and NRR), or one line without a contracts table."""
+        return self.revenue_kpis("month")
+
+    def renewals(self) -> HtmlFragment:
+        """The renewals due in the next ``renewal_days`` (90): expected renewals against target and the
+        accounts carrying most of the ARR at risk, or one line without a contracts table."""
+        return self.renewal_section(top=max(self.top, 5))
 
     def recommendation(self) -> HtmlFragment:
         """The one recommendation that needs a leadership decision (:func:`workbook.narrative.recommendation`)."""
@@ -920,6 +1012,14 @@ class Dashboard(Report):
                            "target": series[key]["target"].iloc[0], "better": m.better, "kind": m.unit})
         return plots.trend_grid(panels, ncols=2, title=f"Rolling {self.rolling_days}-day KPIs, every "
                                 f"{self.step_days} days")
+
+    def revenue(self) -> HtmlFragment:
+        """The revenue KPIs of the month to date, or one line without a contracts table."""
+        return self.revenue_kpis("month")
+
+    def expansion_signals(self) -> HtmlFragment:
+        """Accounts near their licence, using modules they are not entitled to, or green and growing."""
+        return self.expansion_section(limit=self.max_rows)
 
     # -- quality
     def comments(self) -> HtmlFragment:
@@ -1547,8 +1647,8 @@ class Book(Report):
     name = "book"
     title = "CSM book of business"
 
-    def __init__(self, *, data=None, as_of=None, engine=None, csm=None, max_rows=None):
-        super().__init__(data=data, as_of=as_of, engine=engine, csm=csm, max_rows=max_rows)
+    def __init__(self, *, data=None, as_of=None, engine=None, csm=None, max_rows=None, renewal_days=None):
+        super().__init__(data=data, as_of=as_of, engine=engine, csm=csm, max_rows=max_rows, renewal_days=renewal_days)
         from . import members
         self.max_rows = self.setting_int("max_rows")
         given = self.settings.get("csm")
@@ -1736,6 +1836,14 @@ class Book(Report):
                 caption=f"Red and amber accounts, largest ARR first ({min(len(risky), self.max_rows)} of "
                         f"{len(risky)})"), "</div>"))
         return fragment(*parts)
+
+    def renewals(self) -> HtmlFragment:
+        """The CSM's renewals due in the next ``renewal_days`` (90), most ARR at risk first."""
+        return self.renewal_section(csm=self.csm, top=self.max_rows)
+
+    def expansion_signals(self) -> HtmlFragment:
+        """The CSM's accounts showing an expansion signal."""
+        return self.expansion_section(csm=self.csm, limit=self.max_rows)
 
     def wins(self) -> HtmlFragment:
         """The week's wins on the CSM's accounts (:func:`workbook.wins.events`)."""

@@ -1,6 +1,6 @@
 """The sample world: a deterministic, realistic customer base for demos, tests and calibration.
 
-:func:`write_sample` writes the twelve tables of SPEC section 2 into a directory (``usage`` as
+:func:`write_sample` writes the thirteen tables of SPEC section 2 into a directory (``usage`` as
 Parquet, every other table as CSV). The same ``accounts``, ``seed`` and ``end`` always give
 byte-identical files.
 
@@ -10,7 +10,9 @@ by week. The qualities drive what the tables show (usage, touchpoints, surveys, 
 outcomes, contacts) and a weekly churn hazard whose *true* weights are :data:`TRUE_WEIGHTS`
 (40/10/5/30/15, deliberately unlike the v1 weights), so calibration has something real to find.
 Accounts are given stories (:data:`SCENARIOS`): a slow start, a stall, a lost champion, a ticket
-storm, a usage decline. ``docs/sample-world.md`` documents every formula and constant.
+storm, a usage decline. Contracts renew at each term end, with add-ons and up-priced renewals for
+strong accounts and contractions for weak ones, and agree with each account's ARR, licensed users
+and modules on its last day. ``docs/sample-world.md`` documents every formula and constant.
 
 Usage is generated per chunk of accounts with vectorised numpy and streamed to a Parquet writer,
 so 50,000 accounts (about 42 million usage rows) stay under 1.5 GB of memory.
@@ -42,7 +44,7 @@ CHUNK_ACCOUNTS = 1000            # usage is generated and written per chunk of a
 ROW_GROUP_ROWS = 1 << 20
 
 BUILD_ORDER = ("accounts", "milestones", "contacts", "touchpoints", "tickets", "surveys", "outcomes",
-               "readiness", "time_entries", "advocacy", "overrides", "usage")
+               "readiness", "time_entries", "advocacy", "overrides", "contracts", "usage")
 MODULES = ("core", "reporting", "automation", "integrations", "analytics", "workflows", "mobile", "api")
 TRUE_WEIGHTS = {"adoption": 0.40, "engagement": 0.10, "sentiment": 0.05, "outcomes": 0.30, "relationship": 0.15}
 SCENARIOS = ("healthy", "slow_start", "stalled", "championless", "ticket_storm", "declining", "churned")
@@ -61,9 +63,28 @@ LATENT_PERSISTENCE = (0.90, 0.90, 0.90, 0.97, 0.97)   # weekly AR(1) coefficient
 LATENT_NOISE_SD = 0.05
 DECLINE_SHARE = 0.08             # accounts turned `declining` 8 weeks before the end
 
+# Contracts (docs/sample-world.md, "Contracts"): terms, renewals and add-ons driven by the true
+# weighted quality H; the account's ARR, licensed users and modules are the state on its last day.
+TERM_YEARS = (1, 2, 3)
+TERM_SHARES = ((0.92, 0.08, 0.00), (0.75, 0.17, 0.08), (0.45, 0.25, 0.30))   # per segment, by TERM_YEARS
+HOLDOVER_DAYS = 30               # churn within 30 days after a term end: that term runs on to churned_at
+QUALITY_CENTRE = 0.60            # H at which the rates below take their base values
+EXPANSION_RATE = 0.60            # add-ons per account-year at H = QUALITY_CENTRE ...
+EXPANSION_SLOPE = 12.0           # ... x exp(EXPANSION_SLOPE * (H - QUALITY_CENTRE)),
+EXPANSION_MAX = 2.5              # ... at most this many a year
+EXPANSION_SIZE = (0.10, 0.40)    # licensed users added, as a share of those licensed at the time
+ADDON_AFTER_GO_LIVE = 28         # no add-on before go-live + 28 days, ...
+ADDON_QUIET_DAYS = (30, 45)      # ... in a term's first 30 or last 45 days (that is the renewal's job)
+ADDONS_PER_TERM = 2
+UPLIFT = (-0.8, 15.0)            # P(up-priced renewal) = sigmoid(a + b * (H - QUALITY_CENTRE))
+UPLIFT_PRICE = (1.03, 1.12)      # price per user x U(lo, hi)
+CONTRACTION = (-3.0, 20.0)       # P(contraction) = sigmoid(a + b * (QUALITY_CENTRE - H))
+CONTRACTION_USERS = (0.60, 0.90)  # licensed users x U(lo, hi)
+ARR_STEP = 10                    # contract ARR is rounded to whole tens
+
 # Random generator streams: one per part of the world, so each part is reproducible on its own.
 _ACCOUNTS, _LATENT, _PLAN, _CHURN, _USAGE, _CONTACTS, _TOUCH, _TICKETS, _SURVEYS, _OUTCOMES, \
-    _READINESS, _TIME, _ADVOCACY, _OVERRIDES, _NAMES = range(1, 16)
+    _READINESS, _TIME, _ADVOCACY, _OVERRIDES, _NAMES, _CONTRACTS = range(1, 17)
 
 
 @dataclass(frozen=True)
@@ -191,7 +212,8 @@ def sample_files() -> tuple[str, ...]:
 
 def write_sample(out: str | Path, accounts: int = 1500, seed: int = 7, end: str = END_DATE,
                  progress: Callable[[str], None] | None = None, *, force: bool = False) -> dict[str, int]:
-    """Write all twelve tables of SPEC section 2 into directory ``out``; return {table: row_count}.
+    """Write all thirteen tables of SPEC section 2 into directory ``out``; return {table: row_count}
+    in the data contract's table order.
 
     ``usage`` is written as ``usage.parquet`` (one row group per 1,000 accounts), the other
     tables as ``<table>.csv`` (:func:`sample_files`). Only these files are written, and nothing
@@ -236,7 +258,8 @@ def write_sample(out: str | Path, accounts: int = 1500, seed: int = 7, end: str 
                     folder.rmdir()
                 except OSError:
                     break
-    return {name: counts[name] for name in TABLE_ORDER if name in counts}
+    order = [*TABLE_ORDER, *(name for name in BUILD_ORDER if name not in TABLE_ORDER)]
+    return {name: counts[name] for name in order if name in counts}
 
 
 def _check_seed(seed) -> int:
@@ -516,12 +539,13 @@ def _usage_start(w: World) -> np.ndarray:
 
 # ================================================================================ writing
 Columns = dict[str, np.ndarray]
+# date columns of a table the data contract (workbook.contract) does not describe yet
+_DATE_COLUMNS = {"contracts": {"starts_at": "date", "ends_at": "date"}}
 
 
 def _write_csv(w: World, name: str, cols: Columns, path: Path) -> None:
     """Write a table: day indexes become ISO dates, 1/0/-1 flags true/false/empty; `_` columns stay out."""
-    spec = CONTRACT[name]
-    known = {c.name: c.kind for c in spec.columns}
+    known = {c.name: c.kind for c in CONTRACT[name].columns} if name in CONTRACT else _DATE_COLUMNS.get(name, {})
     data = {}
     for col, values in cols.items():
         if col.startswith("_"):
@@ -1025,11 +1049,161 @@ def _overrides_table(w: World, seed: int, done: dict) -> Columns:
             "author": author[order], "set_at": set_at[order], "expires_at": expires[order]}
 
 
+# ================================================================================ contracts
+def _contracts_table(w: World, seed: int, done: dict) -> Columns:
+    """Base contracts (``new``, then ``renewal`` or ``contraction`` at each term end) and mid-term
+    add-ons (``expansion``, ending with their base term), built backwards from each account's last
+    day (the end, or the day before churn), when the active contracts give exactly its ``arr``,
+    its licensed users and its contracted modules. Every contract carries all of the account's
+    modules, the set its usage draws on."""
+    rng = _rng(seed, _CONTRACTS)
+    start, end = _contract_terms(w, rng)
+    add = _addons(w, rng, start, end)
+    rel_users, rel_price, ratio_arr, ratio_users, shrink = _contract_growth(w, rng, start, add)
+    rows, a_acc, a_term = np.arange(w.n), add["acc"], add["term"]
+    last = (start < NEVER).sum(axis=1) - 1                 # the term that holds the account's last day
+    # scale the add-ons so that the last day holds the account's ARR and licensed users
+    end_users = rel_users[rows, last] + np.bincount(a_acc, add["users"] * (a_term == last[a_acc]), w.n)
+    arr_scale = w.arr / (end_users * rel_price[rows, last])
+    add_arr = np.maximum(ARR_STEP, _round_to(add["users"] * rel_price[a_acc, a_term] * arr_scale[a_acc], ARR_STEP))
+    add_users = np.maximum(1, np.rint(add["users"] * (w.seats / end_users)[a_acc])).astype(np.int64)
+    base_arr = _backwards(w.arr, last, add, add_arr, ratio_arr, ARR_STEP)
+    base_users = _backwards(w.seats, last, add, add_users, ratio_users, 1)
+    b_acc, b_term = np.nonzero(start < NEVER)
+    b_kind = np.where(b_term == 0, "new", np.where(shrink[b_acc, b_term], "contraction", "renewal"))
+    acc = np.concatenate([b_acc, a_acc])
+    starts = np.concatenate([start[b_acc, b_term], add["day"]])
+    ends = np.concatenate([end[b_acc, b_term], end[a_acc, a_term]])
+    arr = np.concatenate([base_arr[b_acc, b_term], add_arr])
+    users = np.concatenate([base_users[b_acc, b_term], add_users])
+    kind = np.concatenate([b_kind, np.full(a_acc.size, "expansion")]).astype(object)
+    order = np.lexsort((kind == "expansion", starts, acc))
+    names = np.array([";".join(MODULES[j] for j in sorted(m[m >= 0])) for m in w.modules], dtype=object)
+    return {"account_id": w.account_id[acc[order]], "contract_id": _ids("K", order.size, 6),
+            "starts_at": starts[order], "ends_at": ends[order], "arr": arr[order].astype(np.int64),
+            "licensed_users": users[order].astype(np.int64), "modules": names[acc[order]], "kind": kind[order]}
+
+
+def _add_years(start: np.datetime64, day: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """Day index of the same calendar day ``years`` later (29 February becomes 1 March)."""
+    date = start + day.astype("timedelta64[D]")
+    month = date.astype("datetime64[M]")
+    later = (month + (12 * years).astype("timedelta64[M]")).astype("datetime64[D]") \
+        + (date - month.astype("datetime64[D]"))
+    return (later - start).astype(np.int64)
+
+
+def _contract_terms(w: World, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Base terms from signature, each of 1, 2 or 3 years (:data:`TERM_SHARES` by segment), renewed
+    while the account is alive. A churn within :data:`HOLDOVER_DAYS` after a term end is a
+    non-renewal: that term runs on to ``churned_at`` and no other follows. Returns start and
+    (exclusive) end days, shape (accounts, terms), :data:`NEVER` where an account has fewer terms."""
+    cum = np.cumsum(np.array(TERM_SHARES)[w.seg], axis=1)
+    churned = w.churn < NEVER
+    starts, ends = [], []
+    start = w.signed.copy()
+    while (start < w.end).any():
+        years = np.array(TERM_YEARS)[np.minimum((rng.random(w.n)[:, None] >= cum).sum(axis=1), len(TERM_YEARS) - 1)]
+        live = start < w.end
+        end = _add_years(w.start, np.where(live, start, 0), years)
+        held = live & churned & (w.churn >= end) & (w.churn < end + HOLDOVER_DAYS)
+        end = np.where(held, w.churn, end)
+        starts.append(np.where(live, start, NEVER))
+        ends.append(np.where(live, end, NEVER))
+        start = np.where(live & ~held, end, NEVER)
+    return np.column_stack(starts), np.column_stack(ends)
+
+
+def _quality(w: World, acc: np.ndarray, week: np.ndarray) -> np.ndarray:
+    """True weighted quality H of accounts ``acc`` in weeks ``week`` (clipped to the world)."""
+    weights = np.array([TRUE_WEIGHTS[d] for d in DIMENSIONS], dtype=np.float32)
+    return (w.latent[acc, :, np.clip(week, 0, WEEKS - 1)] @ weights).astype(np.float64)
+
+
+def _addons(w: World, rng: np.random.Generator, start: np.ndarray, end: np.ndarray) -> dict[str, np.ndarray]:
+    """Mid-term add-ons: in each week an account is alive from go-live + :data:`ADDON_AFTER_GO_LIVE`
+    days, one with probability min(EXPANSION_MAX, EXPANSION_RATE x e^(EXPANSION_SLOPE x (H - 0.60))) / 52,
+    outside a term's first and last :data:`ADDON_QUIET_DAYS`, at most :data:`ADDONS_PER_TERM` a term.
+    Returns per add-on: ``acc``, ``term``, ``rank`` (within its term), ``day``, ``share`` (users added
+    as a share of those licensed then)."""
+    acc, week = _alive_weeks(w, w.reached[:, 1] + ADDON_AFTER_GO_LIVE)
+    u, day, share = rng.random(acc.size), _day_in_week(rng, week), rng.uniform(*EXPANSION_SIZE, acc.size)
+    h = _quality(w, acc, week)
+    rate = np.minimum(EXPANSION_MAX, EXPANSION_RATE * np.exp(EXPANSION_SLOPE * (h - QUALITY_CENTRE)))
+    hit = np.flatnonzero(u < rate / 52)
+    acc, day, share = acc[hit], day[hit], share[hit]
+    term = (start[acc] <= day[:, None]).sum(axis=1) - 1
+    first, last = ADDON_QUIET_DAYS
+    ok = (day >= w.reached[acc, 1] + ADDON_AFTER_GO_LIVE) & (day < w.end[acc]) & (term >= 0)
+    ok &= (day >= start[acc, term] + first) & (day < end[acc, term] - last)
+    acc, day, share, term = acc[ok], day[ok], share[ok], term[ok]
+    key = acc * start.shape[1] + term                       # sorted: accounts, then days
+    pos = np.arange(key.size)
+    rank = pos - np.maximum.accumulate(np.where(np.r_[True, key[1:] != key[:-1]], pos, 0))
+    keep = rank < ADDONS_PER_TERM
+    return {"acc": acc[keep], "term": term[keep], "rank": rank[keep], "day": day[keep], "share": share[keep]}
+
+
+def _contract_growth(w: World, rng: np.random.Generator, start: np.ndarray, add: dict[str, np.ndarray]):
+    """Forward in relative units (first term: 1 user at price 1): each add-on adds its share of the
+    users licensed at the time (stored as ``add["users"]``); at a renewal the users of the term's
+    last day carry over, times U(CONTRACTION_USERS) on a contraction (probability
+    sigmoid(-3.0 + 20 (0.60 - H))), while an up-priced renewal (probability (1 - P(contraction)) x
+    sigmoid(-0.8 + 15 (H - 0.60))) raises the price per user by U(UPLIFT_PRICE); H is taken in the
+    week before the renewal. Returns relative users and prices per term, the renewal's ratio of
+    ARR and of users to the previous term's last day, and which renewals are contractions."""
+    n, k_max = start.shape
+    users, price = np.ones((n, k_max)), np.ones((n, k_max))
+    ratio_arr, ratio_users = np.ones((n, k_max)), np.ones((n, k_max))
+    shrink = np.zeros((n, k_max), dtype=bool)
+    add["users"] = np.zeros(add["acc"].size)
+    total = np.ones(n)
+    for k in range(k_max):
+        u, cut, rise = rng.random(n), rng.uniform(*CONTRACTION_USERS, n), rng.uniform(*UPLIFT_PRICE, n)
+        if k:
+            h = _quality(w, np.arange(n), np.minimum(start[:, k], DAYS) // 7 - 1)
+            p_cut = _sigmoid(CONTRACTION[0] + CONTRACTION[1] * (QUALITY_CENTRE - h))
+            p_up = (1 - p_cut) * _sigmoid(UPLIFT[0] + UPLIFT[1] * (h - QUALITY_CENTRE))
+            shrink[:, k] = u < p_cut
+            up = ~shrink[:, k] & (u < p_cut + p_up)
+            ratio_users[:, k] = np.where(shrink[:, k], cut, 1.0)
+            ratio_arr[:, k] = ratio_users[:, k] * np.where(up, rise, 1.0)
+            users[:, k] = total * ratio_users[:, k]
+            price[:, k] = price[:, k - 1] * np.where(up, rise, 1.0)
+        total = users[:, k].copy()
+        for r in range(ADDONS_PER_TERM):
+            m = (add["term"] == k) & (add["rank"] == r)
+            add["users"][m] = add["share"][m] * total[add["acc"][m]]
+            total[add["acc"][m]] += add["users"][m]
+    return users, price, ratio_arr, ratio_users, shrink
+
+
+def _backwards(final: np.ndarray, last: np.ndarray, add: dict[str, np.ndarray], add_values: np.ndarray,
+               ratio: np.ndarray, step: int) -> np.ndarray:
+    """Base-contract amounts (ARR or licensed users) per account and term, from the last day back:
+    the last term's base is ``final`` less the add-ons active then; the day before a renewal the
+    account held the renewal's base / ``ratio`` (rounded to ``step``), less that term's add-ons."""
+    n, k_max = ratio.shape
+    added = np.bincount(add["acc"] * k_max + add["term"], add_values, n * k_max).reshape(n, k_max)
+    base = np.zeros((n, k_max))
+    rows = np.arange(n)
+    base[rows, last] = np.maximum(step, final - added[rows, last])
+    for k in range(k_max - 1, 0, -1):
+        m = k <= last
+        held = _round_to(base[m, k] / ratio[m, k], step)
+        base[m, k - 1] = np.maximum(step, held - added[m, k - 1])
+    return np.rint(base).astype(np.int64)
+
+
+def _round_to(x: np.ndarray, step: int) -> np.ndarray:
+    return np.rint(np.asarray(x, dtype=np.float64) / step) * step
+
+
 BUILDERS: dict[str, Callable[[World, int, dict], Columns]] = {
     "accounts": _accounts_table, "milestones": _milestones_table, "contacts": _contacts_table,
     "touchpoints": _touchpoints_table, "tickets": _tickets_table, "surveys": _surveys_table,
     "outcomes": _outcomes_table, "readiness": _readiness_table, "time_entries": _time_entries_table,
-    "advocacy": _advocacy_table, "overrides": _overrides_table,
+    "advocacy": _advocacy_table, "overrides": _overrides_table, "contracts": _contracts_table,
 }
 
 

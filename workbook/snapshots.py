@@ -134,6 +134,8 @@ def _label(scores: pd.DataFrame, accounts: pd.DataFrame, as_of: pd.Timestamp, H:
     snaps["churned"] = label_snapshots(snaps, snaps["account_id"].map(by_id["churned_at"]), as_of=as_of,
                                        horizon_days=H)
     snaps["tenure_days"] = (snaps["observed_at"] - snaps["account_id"].map(by_id["signed_at"])).dt.days.astype("Int64")
+    if "onboarding" in scores:              # scored against the onboarding plan (docs/health.md)
+        snaps["onboarding"] = scores["onboarding"].fillna(False).to_numpy(dtype=bool)
     return snaps
 
 
@@ -221,13 +223,19 @@ def _parse(raw: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def _optional_columns(raw: pd.DataFrame, out: pd.DataFrame, fail: Callable) -> None:
-    """``override_colour`` (always, null when absent) and ``tenure_days`` (when present) into ``out``."""
+    """``override_colour`` (always, null when absent), ``onboarding`` and ``tenure_days`` (when
+    present) into ``out``."""
     if "override_colour" in raw.columns:
         oc = raw["override_colour"].str.lower()
         fail("override_colour", "must be red, amber, green or empty", ~oc.isin(["", *COLOURS]))
         out["override_colour"] = oc.where(oc != "").astype("string")
     else:
         out["override_colour"] = pd.Series(pd.NA, index=raw.index, dtype="string")
+    if "onboarding" in raw.columns:        # scored against the onboarding plan (docs/health.md)
+        flag = raw["onboarding"].str.strip().str.lower()
+        fail("onboarding", "must be true/false, 1/0, yes/no or empty",
+             ~flag.isin(["", "true", "false", "1", "0", "yes", "no"]))
+        out["onboarding"] = flag.isin(["true", "1", "yes"]).to_numpy()
     if "tenure_days" in raw.columns:
         text = raw["tenure_days"]
         num = pd.to_numeric(text.where(text != ""), errors="coerce")

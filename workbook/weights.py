@@ -42,6 +42,12 @@ class Weights:
     version: str | None = None
     path: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    onboarding: dict[str, int] | None = None   # weights for accounts still onboarding; None: ``weights``
+
+    def for_onboarding(self) -> dict[str, int]:
+        """The weights that score accounts still onboarding: the file's ``onboarding.weights``
+        section, or the main weights when the file has none (docs/health.md)."""
+        return self.onboarding if self.onboarding is not None else self.weights
 
     def colour(self, score: float) -> str:
         """``green`` at or above the green threshold, ``amber`` at or above amber, else ``red``."""
@@ -53,31 +59,17 @@ class Weights:
 
 
 def validate(data: dict[str, Any], source: str = "weights") -> Weights:
-    """Check a parsed weights mapping and return :class:`Weights`; raise :class:`BadInput` if wrong."""
-    w = data.get("weights")
-    if not isinstance(w, dict):
-        raise BadInput(source, "weights", "must be a mapping of the five dimensions to integer weights")
-    unknown = sorted(set(w) - set(DIMENSIONS))
-    missing = [d for d in DIMENSIONS if d not in w]
-    if unknown:
-        raise BadInput(source, "weights", f"unknown dimension(s) {', '.join(map(str, unknown))}: "
-                       f"use {', '.join(DIMENSIONS)}")
-    if missing:
-        raise BadInput(source, "weights", f"missing dimension(s) {', '.join(missing)}")
-    clean = {}
-    for d in DIMENSIONS:
-        v = w[d]
-        if isinstance(v, bool) or not isinstance(v, int):
-            if isinstance(v, float) and v.is_integer():
-                v = int(v)
-            else:
-                raise BadInput(source, f"weights.{d}", f"must be a whole number, got {v!r}")
-        if v < 0:
-            raise BadInput(source, f"weights.{d}", f"must be >= 0, got {v}")
-        clean[d] = v
-    total = sum(clean.values())
-    if total != 100:
-        raise BadInput(source, "weights", f"must sum to 100, they sum to {total}")
+    """Check a parsed weights mapping and return :class:`Weights`; raise :class:`BadInput` if wrong.
+
+    An optional ``onboarding: {weights: {...}}`` section gives the weights of accounts still
+    onboarding (same five dimensions, same rules); without it they use ``weights``."""
+    clean = _five(data.get("weights"), source, "weights")
+    onboarding = data.get("onboarding")
+    if onboarding is not None:
+        if not isinstance(onboarding, dict) or set(onboarding) != {"weights"}:
+            raise BadInput(source, "onboarding", "must be a mapping with one key, weights (the five dimensions' "
+                           "weights for accounts still onboarding)")
+        onboarding = _five(onboarding["weights"], source, "onboarding.weights")
     t = data.get("thresholds")
     if not isinstance(t, dict) or "green" not in t or "amber" not in t:
         raise BadInput(source, "thresholds", "must give green and amber")
@@ -87,10 +79,38 @@ def validate(data: dict[str, Any], source: str = "weights") -> Weights:
     if not (0 <= amber < green <= 100):
         raise BadInput(source, "thresholds", f"must satisfy 0 <= amber < green <= 100, got amber {amber:g}, "
                        f"green {green:g}")
-    meta = {k: v for k, v in data.items() if k not in ("weights", "thresholds")}
+    meta = {k: v for k, v in data.items() if k not in ("weights", "thresholds", "onboarding")}
     version = meta.get("version")
     return Weights(clean, green, amber, version=f"v{version}" if isinstance(version, int) else version,
-                   path=source, meta=meta)
+                   path=source, meta=meta, onboarding=onboarding)
+
+
+def _five(w: Any, source: str, where: str) -> dict[str, int]:
+    """The five dimensions' weights at ``where``: whole numbers >= 0 summing to 100."""
+    if not isinstance(w, dict):
+        raise BadInput(source, where, "must be a mapping of the five dimensions to integer weights")
+    unknown = sorted(set(w) - set(DIMENSIONS))
+    missing = [d for d in DIMENSIONS if d not in w]
+    if unknown:
+        raise BadInput(source, where, f"unknown dimension(s) {', '.join(map(str, unknown))}: "
+                       f"use {', '.join(DIMENSIONS)}")
+    if missing:
+        raise BadInput(source, where, f"missing dimension(s) {', '.join(missing)}")
+    clean = {}
+    for d in DIMENSIONS:
+        v = w[d]
+        if isinstance(v, bool) or not isinstance(v, int):
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            else:
+                raise BadInput(source, f"{where}.{d}", f"must be a whole number, got {v!r}")
+        if v < 0:
+            raise BadInput(source, f"{where}.{d}", f"must be >= 0, got {v}")
+        clean[d] = v
+    total = sum(clean.values())
+    if total != 100:
+        raise BadInput(source, where, f"must sum to 100, they sum to {total}")
+    return clean
 
 
 def load(path: str | Path) -> Weights:
@@ -100,7 +120,8 @@ def load(path: str | Path) -> Weights:
     if w.version is None:
         m = VERSION_RE.match(path.name)
         if m:
-            w = Weights(w.weights, w.green, w.amber, version=f"v{m.group(1)}", path=str(path), meta=w.meta)
+            w = Weights(w.weights, w.green, w.amber, version=f"v{m.group(1)}", path=str(path), meta=w.meta,
+                        onboarding=w.onboarding)
     return w
 
 
@@ -351,7 +372,7 @@ def _provenance(data: dict[str, Any], source: str) -> dict[str, Any]:
     Raises :class:`BadInput` naming the field."""
     out: dict[str, Any] = {}
     for key, value in data.items():
-        if key in ("weights", "thresholds") or key in _SET_BY_ADOPT:
+        if key in ("weights", "thresholds", "onboarding") or key in _SET_BY_ADOPT:
             continue
         if not isinstance(key, str) or not _KEY_RE.match(key):
             raise BadInput(source, None, f"has a key that is not a plain name: {str(key)[:40]!r}")
@@ -508,6 +529,8 @@ def _entry(w: Weights, name: str, sha: str, parent: Weights | None) -> str:
     lines = [f"## {name} — adopted {_md(meta.get('adopted_at', 'unknown'))}", "",
              "- weights: " + ", ".join(f"{d} {w.weights[d]}" for d in DIMENSIONS) + change,
              f"- thresholds: green {w.green:g}, amber {w.amber:g}",
+             *(["- onboarding weights: " + ", ".join(f"{d} {w.onboarding[d]}" for d in DIMENSIONS)]
+               if w.onboarding is not None else []),
              f"- parent: {_md(meta.get('parent') or 'none')}",
              f"- reason: {_md(meta.get('reason', ''))}"]
     if meta.get("forced"):
@@ -618,6 +641,8 @@ def _adopt_locked(path, proposal, data, extra, reason, adopted_at, calibrated_ag
                            "thresholds": {"green": data["thresholds"]["green"], "amber": data["thresholds"]["amber"]},
                            "adopted_at": adopted_at or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                            "reason": reason, "parent": parent, "adopted_from": str(path)}
+    if proposal.onboarding is not None:
+        doc["onboarding"] = {"weights": dict(proposal.onboarding)}
     if calibrated_against not in (None, parent):
         doc["calibrated_against"] = calibrated_against
     if forced:

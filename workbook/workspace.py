@@ -28,7 +28,8 @@ import pandas as pd
 import pyarrow as pa
 
 from . import __version__, queries
-from .contract import CONTRACT_VERSION, REQUIRED_TABLES, SIGNED_RULES, TABLE_ORDER, TABLES, Table
+from .contract import (ADD_ON_KIND, CONTRACT_VERSION, OVERLAP_RULES, REQUIRED_TABLES, SIGNED_RULES, TABLE_ORDER,
+                       TABLES, Table)
 from .errors import BadInput, Finding
 from .iofmt import atomic_write
 
@@ -633,6 +634,14 @@ class Workspace:
             if n:
                 key = queries.example_key(TABLES[name])
                 ex = [str(r[0]) for r in self.con.execute(queries.before_signature(relation, column, key=key)).fetchall()]
+                self._add("error", name, column, text, n, tuple(ex))
+        for name, (column, text) in OVERLAP_RULES.items():
+            if name not in self._typed:
+                continue
+            n = self.con.execute(queries.overlapping(name, ADD_ON_KIND)).fetchall()[0][0]
+            if n:
+                key = queries.example_key(TABLES[name])
+                ex = [str(r[0]) for r in self.con.execute(queries.overlapping(name, ADD_ON_KIND, key=key)).fetchall()]
                 self._add("error", name, column, text, n, tuple(ex))
 
 
