@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import periods as _periods
+from .periods import difference, status  # noqa: F401 - re-exported: kpis.status, kpis.difference
 from . import queries
 from .adoption import adoption_settings, usage_windows
 from .errors import BadInput
@@ -405,21 +406,6 @@ def measure(key: str) -> Measure:
     if key not in MEASURES:
         raise BadInput("key", None, f"unknown KPI or metric {key!r}: use one of {', '.join(MEASURES)}")
     return MEASURES[key]
-
-
-def status(value, target, better: str) -> str:
-    """``on target`` / ``off target`` (respecting ``better``), ``no data`` without a value,
-    ``no target`` without a target."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "no data"
-    if target is None:
-        return "no target"
-    ok = value >= target if better == "higher" else value <= target
-    return "on target" if ok else "off target"
-
-
-def difference(a, b):
-    return None if a is None or b is None else a - b
 
 
 def period_values(ctx: Context, per: _periods.Period, keys) -> dict[str, dict]:

@@ -4,10 +4,14 @@
 week the 7 days before it. A **month** is the calendar month of ``as_of`` from its first day to
 ``as_of``; the previous month is the whole calendar month before. Every bound is inclusive and a
 ``pandas.Timestamp`` at midnight.
+
+A measure over a period is judged against its target by one rule, :func:`status` (the seven
+KPIs, the supporting metrics and the revenue KPIs alike), with :func:`difference` for changes.
 """
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 
@@ -135,3 +139,20 @@ def series(kind: str, as_of, periods: int) -> list[Period]:
     for _ in range(periods - 1):
         out.append(out[-1].previous())
     return out[::-1]
+
+
+# ---------------------------------------------------------------------------- a value against its target
+def status(value, target, better: str) -> str:
+    """``on target`` / ``off target`` (respecting ``better``: ``higher`` or ``lower``; equal is on
+    target), ``no data`` without a value, ``no target`` without a target."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "no data"
+    if target is None:
+        return "no target"
+    ok = value >= target if better == "higher" else value <= target
+    return "on target" if ok else "off target"
+
+
+def difference(a, b):
+    """``a - b``, or None when either is missing."""
+    return None if a is None or b is None else a - b

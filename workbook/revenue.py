@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from . import periods as _periods
+from .periods import difference, status
 from .contract import ADD_ON_KIND, MODULE_SEPARATOR
 from .errors import BadInput
 from .params import load as _load_params
@@ -364,20 +365,6 @@ def compute(ws, as_of=None, period: str = "week") -> dict[str, dict]:
     return {k: {f: v[f] for f in pick} for k, v in vals.items()}
 
 
-def status(value, target, better: str) -> str:
-    """``on target`` / ``off target`` / ``no data`` / ``no target``: the rule of the seven KPIs
-    (:func:`workbook.kpis.status`; this layer cannot import it), equal counts as on target."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "no data"
-    if target is None:
-        return "no target"
-    return "on target" if (value >= target if better == "higher" else value <= target) else "off target"
-
-
-def _change(a, b):
-    return None if a is None or b is None else a - b
-
-
 def table(vals: dict[str, dict], per: _periods.Period) -> pd.DataFrame:
     """Rows of the revenue KPIs from :func:`period_values`, with the columns of
     :func:`workbook.kpis.kpi_table` (``key``, ``kpi``, ``unit``, ``value``, ``n``, ``previous``,
@@ -387,8 +374,8 @@ def table(vals: dict[str, dict], per: _periods.Period) -> pd.DataFrame:
     for key, v in vals.items():
         m = REVENUE_KPIS[key]
         rows.append({"key": key, "kpi": m.label, "unit": m.unit, "value": v["value"], "n": v["n"],
-                     "previous": v["previous"], "change": _change(v["value"], v["previous"]), "target": v["target"],
-                     "gap_to_target": _change(v["value"], v["target"]), "better": m.better,
+                     "previous": v["previous"], "change": difference(v["value"], v["previous"]), "target": v["target"],
+                     "gap_to_target": difference(v["value"], v["target"]), "better": m.better,
                      "status": status(v["value"], v["target"], m.better), "left_out": 0,
                      "start": per.start, "end": per.end})
     return _nones(pd.DataFrame(rows), ["value", "previous", "change", "target", "gap_to_target"])
@@ -420,7 +407,7 @@ def breakdown(ws, by: str = "segment", as_of=None, period: str = "week") -> pd.D
                     continue
                 value, previous = _figure(now, key), _figure(before, key)
                 rows.append({"key": key, "kpi": m.label, "unit": m.unit, by: group, "value": value, "n": now["n"],
-                             "previous": previous, "change": _change(value, previous), "target": goals[key],
+                             "previous": previous, "change": difference(value, previous), "target": goals[key],
                              "status": status(value, goals[key], m.better)})
     out = pd.DataFrame(rows, columns=cols)
     out["_order"] = out["key"].map({k: i for i, k in enumerate(REVENUE_KPIS)})
