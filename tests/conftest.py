@@ -5,9 +5,15 @@ import os
 
 import matplotlib
 import pytest
+from hypothesis import settings
 
 matplotlib.use("Agg")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Property tests draw the same examples on every run and never fail on time: a shared CI machine
+# can pause any example past Hypothesis' 200 ms deadline, which it then reports as flaky.
+settings.register_profile("workbook", deadline=None, derandomize=True, database=None, print_blob=True)
+settings.load_profile("workbook")
 
 SMALL_WORLD_ACCOUNTS = 150
 

@@ -35,6 +35,19 @@ def _start(name, out, as_of, tmpdir, *, data="", seconds=0.0, **kw):
                             text=True, **kw)
 
 
+def _in_sleeping_cell(path: Path) -> bool:
+    """Whether the staging notebook shows the sleeping cell started.
+
+    papermill rewrites the staging notebook in place (truncate, then write) after every cell, so a
+    read can see an empty or half-written file: that is "not yet", not an error.
+    """
+    try:
+        nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+    except (OSError, ValueError):        # gone, empty or cut short mid-write (NotJSONError is a ValueError)
+        return False
+    return any(c.get("outputs") or c.get("execution_count") for c in nb.cells[2:3])
+
+
 def test_ten_reports_started_at_once_all_render(tmp_path):
     """Ten kernels start in the same moment; none may die on a port another one took."""
     tmpdir = tmp_path / "tmp"
@@ -95,10 +108,8 @@ def test_a_killed_run_is_cleaned_up_by_the_next(tmp_path, sample_dir):
     while time.monotonic() < deadline and not staging:
         time.sleep(0.5)
         staging = list((out / "sleepy").glob(".sleepy.*.running.ipynb"))
-        if staging:   # wait until the kernel is in the sleeping cell
-            nb = nbformat.read(staging[0], as_version=4) if staging[0].stat().st_size else None
-            if not nb or not any(c.get("outputs") or c.get("execution_count") for c in nb.cells[2:3]):
-                staging = []
+        if staging and not _in_sleeping_cell(staging[0]):    # wait until the kernel is in it
+            staging = []
     assert staging, "the run never reached its sleeping cell"
     os.killpg(doomed.pid, signal.SIGKILL)
     doomed.wait(timeout=30)
