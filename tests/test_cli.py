@@ -220,3 +220,81 @@ def test_nothing_but_cli_prints_frames():
         assert not hasattr(module, "cli")
     assert not hasattr(__import__("workbook.iofmt", fromlist=["x"]), "print_frame")
     assert callable(cli.print_frame)
+
+
+# ---------------------------------------------------------------------------- what the table shows (repro 5, 10)
+def _crafted_health(as_of):
+    """Three accounts whose scores sit just under a threshold, with hand-picked changes and reasons."""
+    dims = {"adoption": [1.0, 0.5, 0.2], "engagement": [0.8, 0.6, 0.4], "sentiment": [None, None, None],
+            "outcomes": [0.6, 0.7, 0.5], "relationship": [0.7, 0.6, 0.5]}
+    return pd.DataFrame({
+        "account_id": pd.array(["A1", "A2", "A3"], dtype="string"),
+        "name": pd.array(["One", "Two", "Three"], dtype="string"),
+        "segment": pd.array(["SMB"] * 3, dtype="string"), "csm": pd.array(["Ana"] * 3, dtype="string"),
+        "arr": [1000.0, 2000.0, 3000.0],
+        "score": [79.988285116, 59.96, 41.26],
+        "computed_colour": pd.array(["amber", "red", "red"], dtype="string"),
+        "colour": pd.array(["amber", "red", "amber"], dtype="string"),
+        "override_reason": pd.array([None, None, "exec sponsor engaged"], dtype="string"),
+        **{d: pd.array(v, dtype="float64") for d, v in dims.items()},
+        "coverage": [0.85] * 3,
+        "lowest_dimension": pd.array(["outcomes", "adoption", "adoption"], dtype="string"),
+        "change_7d": [-0.04, 1.26, -0.3],
+        "archetypes": ["", "stuck", ""],
+        "next_review": [as_of + pd.Timedelta(days=14), as_of + pd.Timedelta(days=7), as_of + pd.Timedelta(days=14)],
+    })
+
+
+def test_health_table_shows_the_score_the_colour_follows(capsys, world, ws, monkeypatch):
+    """79.988 is amber (green from 80): the table shows 79.9 like the reports (cut, not rounded to
+    80.0); a change of -0.04 shows 0.0, not -0.0; no override shows —, not <NA>."""
+    as_of = ws.default_as_of()
+    monkeypatch.setattr(health, "health_table", lambda *a, **k: _crafted_health(as_of))
+    code, out, _ = run(capsys, "health", "--data", world)
+    assert code == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
+    assert rows["A1"][3:7] == ["79.9", "amber", "amber", "outcomes"] and rows["A1"][7] == "0.0"
+    assert rows["A1"][-1] == "—"
+    assert rows["A2"][3:5] == ["59.9", "red"] and rows["A2"][6:8] == ["adoption", "+1.3"]
+    assert rows["A3"][3:8] == ["41.2", "amber", "red", "adoption", "-0.3"]
+    assert out.splitlines()[-1].endswith("exec sponsor engaged")
+    assert "80.0" not in out and "60.0" not in out and "-0.0" not in out and "<NA>" not in out
+    # the machine formats keep every digit
+    code, out, _ = run(capsys, "health", "--data", world, "--format", "csv")
+    got = pd.read_csv(io.StringIO(out))
+    assert got["score"].tolist() == [79.988285116, 59.96, 41.26] and got["change_7d"].tolist() == [-0.04, 1.26, -0.3]
+    code, out, _ = run(capsys, "health", "--data", world, "--format", "json")
+    assert [r["score"] for r in json.loads(out)] == [79.988285116, 59.96, 41.26]
+
+
+def test_as_of_far_past_the_usage_is_allowed_with_a_note(capsys, world, ws):
+    last = ws.usage_date_range[1]
+    late = last + pd.Timedelta(days=30)
+    note = (f"note: --as-of {late:%Y-%m-%d} is 30 days after the last usage date in the source ({last:%Y-%m-%d}); "
+            "usage after that day is unknown, not zero\n")
+    code, out, err = run(capsys, "health", "--data", world, "--as-of", f"{late:%Y-%m-%d}", "--format", "csv")
+    assert code == 0 and err.startswith(note) and out.startswith("account_id,")
+    code, out, err = run(capsys, "kpis", "--data", world, "--as-of", f"{late:%Y-%m-%d}", "--format", "json")
+    assert code == 0 and err == note and json.loads(out)["as_of"] == f"{late:%Y-%m-%d}"
+    # a week past the data is within the threshold; the default as_of is the last usage date itself
+    week = last + pd.Timedelta(days=7)
+    code, _, err = run(capsys, "kpis", "--data", world, "--as-of", f"{week:%Y-%m-%d}", "--format", "json")
+    assert code == 0 and err == ""
+    code, _, err = run(capsys, "health", "--data", world, "--format", "json")
+    assert code == 0 and "note:" not in err
+
+
+def test_report_as_of_far_past_the_usage_notes_before_rendering(capsys, world, ws, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from workbook import report
+    rendered = []
+    monkeypatch.setattr(report, "render", lambda name, **kw: rendered.append((name, kw["as_of"]))
+                        or SimpleNamespace(html=tmp_path / name / "page.html"))
+    last = ws.usage_date_range[1]
+    late = last + pd.Timedelta(days=45)
+    code, out, err = run(capsys, "report", "weekly", "--data", world, "--as-of", f"{late:%Y-%m-%d}",
+                         "--out", tmp_path)
+    assert code == 0 and rendered == [("weekly", f"{late:%Y-%m-%d}")]
+    assert (f"note: --as-of {late:%Y-%m-%d} is 45 days after the last usage date in the source "
+            f"({last:%Y-%m-%d}); usage after that day is unknown, not zero\n") in err

@@ -380,3 +380,60 @@ def test_small_cohorts_many_stay_short():
     assert narrative.small_cohorts(rows, 10) == "six of the seven KPIs with a value rest on fewer than 10 accounts"
     rows[-1]["n"] = 6
     assert narrative.small_cohorts(rows, 10) == "every KPI with a value rests on fewer than 10 accounts"
+
+
+# ---------------------------------------------------------------------------- sentences that must hold (repro 7, 10)
+MONTHLY_ON_TARGET = ("Keep the current plan: every KPI with data is on target. Sponsor executive calls with the "
+                     "{red} red accounts ({red_arr} ARR) this month.")
+
+
+def test_recommendation_with_no_kpi_data_says_so_not_on_target():
+    """No KPI with data to compare (every status "no data" or "no target"): the on_target text
+    would claim "every KPI with data is on target" about nothing."""
+    empty = [kpi("time_to_value_days", "Time to value", "days", None, 30.0, "lower"),
+             kpi("onboarding_nps", "Onboarding NPS", "nps", None, 40.0, "higher"),
+             kpi("nps", "NPS", "nps", 12.0, None, "higher")]                        # a value, but no target
+    templates = {"on_target": MONTHLY_ON_TARGET}
+    text = narrative.recommendation(empty, templates, red=0, red_arr=0.0)
+    assert text == narrative.NO_KPI_DATA
+    assert text.startswith("No KPI has data to compare with its target")
+    assert "on target" not in text and "0 red accounts" not in text
+    # a team's own no_data text wins
+    assert narrative.recommendation(empty, {**templates, "no_data": "Fix the milestone feed first."}) == \
+        "Fix the milestone feed first."
+
+
+def test_recommendation_leaves_out_a_call_to_the_0_red_accounts():
+    on = [r for r in week_rows() if r["status"] == "on target"]
+    assert narrative.recommendation(on, {"on_target": MONTHLY_ON_TARGET}, red=0, red_arr=0.0) == \
+        "Keep the current plan: every KPI with data is on target."
+    assert narrative.recommendation(on, {"on_target": MONTHLY_ON_TARGET}, red=2, red_arr=150_000) == (
+        "Keep the current plan: every KPI with data is on target. Sponsor executive calls with the 2 red accounts "
+        "($150,000 ARR) this month.")
+    # a text that is nothing but the red sentence falls back to the plain one
+    assert narrative.recommendation(on, TEMPLATES, red=0) == "Keep the current plan: every KPI with data is on target."
+
+
+def test_score_basis_with_no_live_account_does_not_blame_the_source():
+    nothing = {"measured": [], "unmeasured": ["adoption", "engagement", "sentiment", "outcomes", "relationship"],
+               "coverage": None, "unscored": 0}
+    basis = narrative.score_basis(nothing, live=0, as_of=pd.Timestamp("2015-09-05"))
+    assert basis == "no live accounts on 2015-09-05"
+    # with live accounts and nothing measured, the source has no health data: that sentence stays
+    assert narrative.score_basis(nothing, live=3) == "no health dimension has data in this source"
+    none = [kpi("time_to_value_days", "Time to value", "days", None, 30.0, "lower")]
+    assert narrative.weekly_headline(none, red=0, basis=basis) == \
+        "No onboarding KPI had data this week; no account is red (no live accounts on 2015-09-05)."
+
+
+def test_as_of_gap_note_counts_calendar_days_past_the_last_usage():
+    # 2015-09-02 -> 2016-06-01: 28 (rest of Sep) + 31 + 30 + 31 + 31 + 29 (2016 is a leap year) + 31 + 30 + 31 + 1
+    assert narrative.as_of_gap("2016-06-01", pd.Timestamp("2015-09-02"), name="--as-of") == (
+        "--as-of 2016-06-01 is 273 days after the last usage date in the source (2015-09-02); usage after that "
+        "day is unknown, not zero")
+    assert narrative.AS_OF_GAP_DAYS == 7
+    assert narrative.as_of_gap("2015-09-09", "2015-09-02") is None                  # 7 days: within the threshold
+    assert narrative.as_of_gap("2015-09-10", "2015-09-02").startswith("as_of 2015-09-10 is 8 days after")
+    assert narrative.as_of_gap("2015-09-03", "2015-09-02", threshold_days=0).startswith("as_of 2015-09-03 is 1 day ")
+    assert narrative.as_of_gap("2015-08-01", "2015-09-02") is None                  # before the end: no note
+    assert narrative.as_of_gap("2016-06-01", None) is None                          # no usage rows at all

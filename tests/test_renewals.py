@@ -194,6 +194,34 @@ def test_survival_matches_simulated_accounts():
     assert s.mean() == pytest.approx(kept.mean(), abs=0.01)
 
 
+def test_a_renewal_in_a_part_step_takes_that_whole_step_at_the_renewal_hazard():
+    # 30-day steps, hazard 0.3 a step, 0.01 in the step holding the renewal (all else zero).
+    X = pd.DataFrame({d: [0.5] for d in DIMENSIONS})
+    m = fixed_model(0.3, 0.01)
+    # 15 days, renewal on day 10: the renewal happens inside the window, so the first step is
+    # the renewal's step: S = 1 - 0.01 = 0.99 (the old arithmetic gave 0.7^0.5 x 0.99 / 0.7 = 1.18)
+    assert m.survival(X, 15, 10)[0] == pytest.approx(0.99)
+    # renewal on day 20, after the 15-day window: half a plain step, S = 0.7^0.5
+    assert m.survival(X, 15, 20)[0] == pytest.approx(0.7 ** 0.5)
+    # 45 days, renewal on day 40 (second step, cut short at 45): S = 0.7 x 0.99
+    assert m.survival(X, 45, 40)[0] == pytest.approx(0.7 * 0.99)
+    # whole steps are unchanged: 60 days, renewal on day 40: 0.7 x 0.99
+    assert m.survival(X, 60, 40)[0] == pytest.approx(0.7 * 0.99)
+    # and never above 1 over a sweep of windows and renewal days
+    days, ren = np.meshgrid(np.arange(0, 200, 3.5), np.arange(0.5, 200, 4.5))
+    Xn = pd.concat([X] * days.size, ignore_index=True)
+    s = m.survival(Xn, days.ravel(), ren.ravel())
+    assert ((s > 0) & (s <= 1)).all()
+
+
+def test_metrics_take_rounding_noise_and_refuse_real_out_of_range_probabilities():
+    from workbook.evaluation import classification_metrics
+    got = classification_metrics([0, 1, 0], [-1e-16, 0.5, 0.1])
+    assert got == classification_metrics([0, 1, 0], [0.0, 0.5, 0.1])
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        classification_metrics([0, 1], [-0.02, 0.5])
+
+
 def test_estimator_round_trips_through_plain_data():
     from sklearn.base import clone
     m = fixed_model(0.2, 0.4)
@@ -406,3 +434,15 @@ def test_weights_fallback_names_itself(world):
         assert p.isna().all() and f.summary["expected_renewals"] is None
     else:
         assert ((p > 0) & (p < 1)).all()
+
+
+def test_calibrate_runs_on_a_small_sample_whose_renewals_fall_in_part_steps(tmp_path):
+    """Found by an outside run: on this 120-account world some 90-day windows end part-way through
+    the step holding the renewal, and the old survival arithmetic gave probabilities below 0."""
+    from workbook.cli import main
+    from workbook.sample import write_sample
+    world = tmp_path / "world"
+    write_sample(world, accounts=120, seed=3)
+    assert main(["calibrate", "--data", str(world), "--out", str(tmp_path / "out")]) == 0
+    metrics = pd.read_csv(tmp_path / "out" / "renewal_metrics.csv")
+    assert len(metrics) > 0 and metrics["ece"].between(0, 1).all()

@@ -421,3 +421,130 @@ def test_account_history_marks_a_version_adopted_with_a_utc_stamp(account, monke
     # v1 is before the 26 weeks, v3 after as_of (2026-11-15): only v2, on its UTC day
     assert weights_marks["label"].tolist() == ["weights v2 adopted"]
     assert weights_marks["date"].tolist() == [pd.Timestamp("2026-10-20")]
+
+
+# ---------------------------------------------------------------------------- sources with little data (repro 6, 7, 8, 10)
+def tiny_world(folder, *, churned_at: str = ""):
+    """One SMB account (X1, signed 2025-01-01, one contracted module, CSM Ana) and only the three
+    required tables: a kickoff milestone and daily use of one module from 2025-05-01 to 2025-07-20
+    (to ``churned_at`` when given). On 2025-07-20 it is 200 days old (past the 60-day onboarding
+    window: scored on the five dimensions) and its first value (due 45 days after signing) was not
+    reached, so adoption and outcomes have data and engagement, sentiment and relationship none."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([{"account_id": "X1", "name": "Tiny <b>Co</b>", "segment": "SMB", "csm": "Ana", "arr": 12000,
+                   "contracted_modules": 1, "signed_at": "2025-01-01", "churned_at": churned_at}]).to_csv(
+        folder / "accounts.csv", index=False)
+    pd.DataFrame([{"account_id": "X1", "milestone": "kickoff", "reached_at": "2025-01-06"}]).to_csv(
+        folder / "milestones.csv", index=False)
+    days = pd.date_range("2025-05-01", churned_at or "2025-07-20", freq="D")
+    pd.DataFrame({"account_id": "X1", "date": days.strftime("%Y-%m-%d"), "module": "core", "active_users": 3,
+                  "actions": 30}).to_csv(folder / "usage.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return tiny_world(tmp_path_factory.mktemp("tiny") / "world")
+
+
+def test_account_dimension_weights_are_the_weights_that_scored_it(tiny):
+    """v1 with only adoption (30) and outcomes (20) measured: the score spreads the missing 50 over
+    them, 30/50 × 100 = 60 and 20/50 × 100 = 40. Points never exceed the weight shown."""
+    rep = reporting.Account(data=tiny, account_id="X1")
+    try:
+        t = only_table(rep.dimensions())
+    finally:
+        rep.close()
+    rows = {r["Dimension"].split(" ")[0]: r for r in t["rows"]}
+    assert [rows[d]["Weight"] for d in scoring.DIMENSIONS] == ["60", "—", "—", "40", "—"]
+    for d in ("adoption", "outcomes"):
+        assert float(rows[d]["Points"]) <= float(rows[d]["Weight"])
+        assert float(rows[d]["Points"]) == pytest.approx(float(rows[d]["Weight"]) * float(rows[d]["Value"]), abs=0.1)
+    assert rows["outcomes"]["Value"] == "0.00" and rows["outcomes"]["Points"] == "0.0"    # first value overdue
+    for d in ("engagement", "sentiment", "relationship"):                                 # no data: no numbers
+        assert [rows[d][c] for c in ("Value", "Weight", "Points", "Change 7 d", "Change 28 d")] == ["—"] * 5
+        assert rows[d]["Signals"] == "no data: its weight is spread over the measured dimensions"
+    assert "no outcomes table in this source" in rows["outcomes"]["Signals"]
+    assert "0 of 0" not in rows["outcomes"]["Signals"]
+    assert "spread over the measured dimensions" in t["caption"] and "adoption 30" in t["caption"]
+
+
+def test_effective_weights_follow_the_missing_data_policy():
+    v1 = {"adoption": 30, "engagement": 20, "sentiment": 15, "outcomes": 20, "relationship": 15}
+    assert reporting.effective_weights(v1, list(scoring.DIMENSIONS)) == pytest.approx(
+        {"adoption": 30, "engagement": 20, "sentiment": 15, "outcomes": 20, "relationship": 15})
+    # without sentiment: 85 points carry the score, adoption 30/85 × 100 = 35.29...
+    got = reporting.effective_weights(v1, ["adoption", "engagement", "outcomes", "relationship"])
+    assert got["sentiment"] is None and got["adoption"] == pytest.approx(3000 / 85)
+    assert reporting._weight_text(got["adoption"]) == "35.2"                              # cut like the points
+    assert reporting.effective_weights(v1, ["adoption"], "zero") == pytest.approx(v1)
+
+
+def test_book_without_touchpoints_counts_no_review_overdue(tiny):
+    """Without a touchpoints table no review can be on record: counting from the signature date
+    would call a 200-day-old account "overdue by" months."""
+    rep = reporting.Book(data=tiny, csm="Ana")
+    try:
+        text = html.unescape(str(rep.reviews_due()))
+    finally:
+        rep.close()
+    assert "overdue" not in text.replace("no review is counted as due or overdue", "")
+    assert "the last review of each account is unknown: no review is counted as due or overdue" in text
+    assert not read_tables(text)
+    rep = reporting.Account(data=tiny, account_id="X1")
+    try:
+        text = html.unescape(str(rep.playbook()))
+    finally:
+        rep.close()
+    assert "<dd>unknown (no touchpoints table in this source)</dd>" in text and "overdue" not in text
+
+
+def test_no_live_account_and_no_kpi_data_say_so(tmp_path):
+    """X1 churned on 2025-07-10: on 2025-07-12 no account is live and no KPI has data for July."""
+    world = tiny_world(tmp_path / "churned", churned_at="2025-07-10")
+    weekly = reporting.Weekly(data=world, as_of="2025-07-12")
+    monthly = reporting.Monthly(data=world, as_of="2025-07-12")
+    try:
+        headline = html.unescape(str(weekly.headline()))
+        story = html.unescape(str(monthly.story()))
+        recommendation = html.unescape(str(monthly.recommendation()))
+    finally:
+        weekly.close()
+        monthly.close()
+    assert headline == ('<p class="wb-headline">No onboarding KPI had data this week; no account is red '
+                        "(no live accounts on 2025-07-12).</p>")
+    assert "no health dimension has data" not in story and "No account is red (no live accounts on 2025-07-12)." in story
+    assert recommendation == f'<p class="wb-recommendation">{narrative.NO_KPI_DATA}</p>'
+    assert "every KPI with data is on target" not in recommendation and "0 red accounts" not in recommendation
+
+
+def test_data_quality_notes_an_as_of_past_the_last_usage(tiny):
+    late = reporting.Weekly(data=tiny, as_of="2025-08-29")          # 2025-07-20 + 40 days
+    on_time = reporting.Weekly(data=tiny, as_of="2025-07-27")       # + 7 days: within the threshold
+    try:
+        late_text, on_time_text = html.unescape(str(late.data_quality())), html.unescape(str(on_time.data_quality()))
+    finally:
+        late.close()
+        on_time.close()
+    assert ("This report's as_of 2025-08-29 is 40 days after the last usage date in the source (2025-07-20); "
+            "usage after that day is unknown, not zero.") in late_text
+    assert "after the last usage date" not in on_time_text
+
+
+def test_post_cycle_without_a_cycle_renders_and_the_docs_say_so(tiny):
+    """SPEC is silent on a source without a cycle; `report all` includes post_cycle, so the page
+    says no cycle is defined (exit 0) and the docs must not promise exit 2 for it."""
+    from pathlib import Path
+    rep = reporting.PostCycle(data=tiny)
+    try:
+        assert rep.cycle is None and rep.decision() is None
+        assert "No improvement cycle is defined for this data source" in str(rep.five_lines())
+    finally:
+        rep.close()
+    root = Path(__file__).resolve().parent.parent
+    guide = " ".join((root / "docs" / "report-guide.md").read_text(encoding="utf-8").split())
+    params = " ".join((root / "params" / "post_cycle.yaml").read_text(encoding="utf-8").replace("#", " ").split())
+    assert "no cycle defined stops with exit 2" not in guide
+    assert "With no cycle defined (no metric and no cycle dates) the report still renders and exits 0" in guide
+    assert "no metric and no cycle dates stops with exit 2" not in params
+    assert "With no metric and no cycle dates the report still renders (exit 0)" in params

@@ -36,6 +36,7 @@ class Measure:
     better: str          # higher | lower
     agg: str = "mean"    # mean | ratio | count | snapshot
     table: str | None = None   # the optional table it needs (None: required tables only)
+    columns: tuple[str, ...] = ()   # optional columns of ``table`` it cannot be measured without
 
 
 KPIS: dict[str, Measure] = {m.key: m for m in [
@@ -44,7 +45,10 @@ KPIS: dict[str, Measure] = {m.key: m for m in [
     Measure("adoption_rate", "Adoption rate", "fraction", "higher"),
     Measure("activation_rate", "Activation rate", "fraction", "higher"),
     Measure("onboarding_nps", "Onboarding NPS", "nps", "higher", table="surveys"),
-    Measure("readiness_at_handover", "Readiness at handover", "points", "higher", table="readiness"),
+    # without completed_at no item can be shown done: not measured (None), not 0; a missing weight
+    # column weighs every item 1 (SPEC: default 1)
+    Measure("readiness_at_handover", "Readiness at handover", "points", "higher", table="readiness",
+            columns=("completed_at",)),
     Measure("first_90_day_retention", "First-90-day retention", "fraction", "higher"),
 ]}
 
@@ -156,9 +160,12 @@ class Context:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def has(self, table: str | None) -> bool:
-        """True when ``table`` is present in the source (``None``: no optional table needed)."""
-        return table is None or self.ws.has(table)
+    def has(self, table: str | None, columns: tuple[str, ...] = ()) -> bool:
+        """True when ``table`` is present in the source (``None``: no optional table needed) with
+        each of ``columns`` in its file (an optional column the file lacks is not measured)."""
+        if table is None:
+            return True
+        return self.ws.has(table) and all(self.ws.has_column(table, c) for c in columns)
 
     def dated(self, table: str, date_col: str, columns: list[str], lo, hi) -> pd.DataFrame:
         """``columns`` of the rows of ``table`` dated in [lo, min(hi, as_of)], read in SQL so a
@@ -346,9 +353,9 @@ FACTS = {
 
 def facts(ctx: Context, key: str, lo, hi) -> pd.DataFrame | None:
     """The facts of ``key`` dated in [lo, hi] (columns account_id, segment, csm, at, x, w), or
-    ``None`` when the optional table it needs is absent ("no data")."""
+    ``None`` when the optional table it needs, or a column of it that it needs, is absent ("no data")."""
     m = measure(key)
-    if not ctx.has(m.table):
+    if not ctx.has(m.table, m.columns):
         return None
     if m.agg == "snapshot":
         raise ValueError(f"{key} is a snapshot: use past_due_counts")

@@ -28,8 +28,10 @@ _SURVEY_LABELS = {"nps": "NPS", "onboarding_nps": "onboarding NPS", "csat": "CSA
 def timeline(ws, account_id: str, start, end) -> pd.DataFrame:
     """The dated facts of ``account_id`` in ``start … end`` (inclusive), newest first.
 
-    Rows: milestones reached; tickets opened (``escalation`` when escalated) and resolved;
-    outcomes achieved or falling due unachieved; survey answers with their comment; contacts who
+    Rows: milestones reached; tickets opened (``escalation`` when escalated) and resolved (a
+    source without ``resolved_at`` says "resolution not recorded", never "open");
+    outcomes achieved or falling due unachieved (without ``achieved_at``: falling due, achievement
+    not recorded); survey answers with their comment; contacts who
     joined or left; touches (kind, direction, answered / attended); overrides set (colour, reason,
     author) and expired; advocacy. Returns a DataFrame with :data:`COLUMNS`.
     """
@@ -67,12 +69,14 @@ def _milestones(ws, account_id, start, end) -> pd.DataFrame:
 
 def _tickets(ws, account_id, start, end) -> pd.DataFrame:
     rows = []
+    tracked = ws.has_column("tickets", "resolved_at")   # absent: resolution not recorded, not "open"
     for r in _own(ws, "tickets", account_id).itertuples():
         priority = _text(r.priority) or "no priority"
         resolved = r.resolved_at if _within(r.resolved_at, r.opened_at, end) else None
         if _within(r.opened_at, start, end):
             escalated = bool(r.escalated) if not pd.isna(r.escalated) else False
-            state = f"resolved {resolved:%Y-%m-%d}" if resolved is not None else f"open on {end:%Y-%m-%d}"
+            state = (f"resolved {resolved:%Y-%m-%d}" if resolved is not None else
+                     f"open on {end:%Y-%m-%d}" if tracked else "resolution not recorded")
             rows.append((r.opened_at, "escalation" if escalated else "ticket",
                          f"{'escalated ticket' if escalated else 'ticket'} {r.ticket_id} opened",
                          f"{priority}; {state}"))
@@ -84,6 +88,9 @@ def _tickets(ws, account_id, start, end) -> pd.DataFrame:
 
 def _outcomes(ws, account_id, start, end) -> pd.DataFrame:
     rows = []
+    if not ws.has_column("outcomes", "achieved_at"):   # achievement not recorded: only the due dates
+        return _frame([(r.due_at, "outcome", f"outcome due: {r.outcome}", "achievement not recorded")
+                       for r in _own(ws, "outcomes", account_id).itertuples() if _within(r.due_at, start, end)])
     for r in _own(ws, "outcomes", account_id).itertuples():
         if _within(r.achieved_at, start, end):
             late = (r.achieved_at - r.due_at).days

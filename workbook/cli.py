@@ -17,7 +17,7 @@ import traceback
 
 import pandas as pd
 
-from . import __version__
+from . import __version__, display
 from .errors import BadInput
 from .iofmt import to_json, write_csv
 from .periods import parse_day
@@ -67,6 +67,18 @@ def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _note_as_of(ws, as_of) -> None:
+    """A one-line note on stderr when ``--as-of`` is more than
+    :data:`workbook.narrative.AS_OF_GAP_DAYS` days after the source's last usage date: the run goes
+    on (a point-in-time look is legitimate), but past that day usage is unknown, not zero."""
+    from .narrative import as_of_gap
+    if as_of is None:
+        return
+    note = as_of_gap(as_of, ws.usage_date_range[1], name="--as-of")
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+
+
 # ---------------------------------------------------------------------------- terminal output
 def print_frame(df: pd.DataFrame, fmt: str, *, raw: bool = False) -> None:
     """Print ``df`` to standard output as an aligned table, CSV (:func:`workbook.iofmt.write_csv`) or
@@ -82,7 +94,18 @@ def print_frame(df: pd.DataFrame, fmt: str, *, raw: bool = False) -> None:
         print("(no rows)")
     else:
         with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
-            print(df.to_string(index=False, na_rep="—"))
+            print(_missing_as_dash(df).to_string(index=False, na_rep=display.MISSING))
+
+
+def _missing_as_dash(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with the missing cells of its nullable columns (pandas ``string``, ``Int64``,
+    ``boolean``: ``to_string`` writes ``<NA>`` there whatever ``na_rep`` says) as "—"."""
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if getattr(s.dtype, "na_value", None) is pd.NA and s.isna().any():
+            out[col] = s.astype(object).where(s.notna(), display.MISSING)
+    return out
 
 
 def _day(ts) -> str:
@@ -146,6 +169,7 @@ def cmd_kpis(args) -> int:
     from .engines import get_engine
     from .workspace import open_data
     with open_data(args.data, revalidate=getattr(args, "revalidate", False), progress=_progress) as ws:
+        _note_as_of(ws, args.as_of)
         engine = get_engine(ws, getattr(args, "engine", None))
         try:
             if args.format == "json":
@@ -189,6 +213,7 @@ def cmd_health(args) -> int:
     ws = open_data(args.data, revalidate=getattr(args, "revalidate", False), progress=_progress)
     try:
         as_of = ws.default_as_of() if args.as_of is None else pd.Timestamp(args.as_of).normalize()
+        _note_as_of(ws, args.as_of)
         engine = get_engine(ws, getattr(args, "engine", None))
         try:
             table = health.health_table(ws, as_of, w, engine)
@@ -200,8 +225,9 @@ def cmd_health(args) -> int:
         print_frame(table, args.format, raw=getattr(args, "raw", False))
         return EXIT_OK
     view = table[[c for c in HEALTH_TABLE_VIEW if c in table]].copy()
-    view["score"] = view["score"].round(1)
-    view["change_7d"] = view["change_7d"].round(1)
+    # the reports' rule (display.py): a score cut to one decimal, so 79.988 reads 79.9 beside amber
+    view["score"] = [display.score_text(v) for v in view["score"]]
+    view["change_7d"] = [display.score_change_text(v) for v in view["change_7d"]]
     counts = table["colour"].value_counts()
     print(f"health on {as_of:%Y-%m-%d} (weights {w.label}): "
           + ", ".join(f"{counts.get(c, 0)} {c}" for c in ("green", "amber", "red"))
@@ -293,6 +319,8 @@ def cmd_report(args) -> int:
     if not jobs:
         print(f"workbook: no {args.each} members on this as_of: nothing to render", file=sys.stderr)
         return EXIT_OK
+    if args.as_of is not None:
+        _note_report_as_of(args.as_of, args.data if args.data is not None else parameters.get("data"))
     if len(jobs) > 1 or jobs[0].member is not None:
         batch = report.render_batch(jobs, notebook_dir=notebooks, out=out, progress=_progress)
         for result in batch.results:
@@ -317,6 +345,15 @@ def cmd_report(args) -> int:
     for result in results:
         print(result.html)
     return EXIT_OK
+
+
+def _note_report_as_of(as_of, data) -> None:
+    """:func:`_note_as_of` for ``workbook report --as-of``, on the source the reports read (already
+    validated by :func:`workbook.report.plan`, so opening it again trusts its receipt)."""
+    from .report import resolve_data
+    from .workspace import open_data
+    with open_data(resolve_data(data)) as ws:
+        _note_as_of(ws, as_of)
 
 
 def cmd_usage_from_events(args) -> int:

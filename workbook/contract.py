@@ -10,6 +10,7 @@ the account's signature) are written as joins below.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .scoring import COLOURS
@@ -59,6 +60,12 @@ class Rule:
     text: str
     broken: str
     severity: str = "error"
+
+    @property
+    def reads(self) -> frozenset[str]:
+        """The columns ``broken`` reads (every ``t.<name>``). A rule reading an optional column
+        the source does not have is not checked: no value there can break it."""
+        return frozenset(re.findall(r"\bt\.([A-Za-z_][A-Za-z0-9_]*)", self.broken))
 
 
 @dataclass(frozen=True)
@@ -201,6 +208,11 @@ OVERLAP_RULES: dict[str, tuple[str, str]] = {
     "contracts": ("starts_at", f"overlaps another contract of the same account: only kind {ADD_ON_KIND} "
                   "(an add-on) may overlap; a renewal starts on or after the ends_at of the contract it renews"),
 }
+# Without a `kind` column an add-on cannot be told from a renewal, so the overlap rule above cannot
+# be broken: overlapping contracts are a warning with this text instead (their ARR is summed).
+OVERLAP_WITHOUT_KIND = ("overlaps another contract of the same account; the source has no kind column, so an "
+                        "add-on (kind expansion) cannot be told from an early renewal: the ARR of overlapping "
+                        "contracts is summed and the next renewal is the ends_at of the one that started last")
 
 
 def _contract_version() -> str:
@@ -208,8 +220,8 @@ def _contract_version() -> str:
     their columns, kinds, keys and rules, the signature rules and the limits. Computed at import,
     so a changed rule changes it without anyone remembering to (validation receipts depend on it)."""
     import hashlib
-    text = repr((TABLES, SIGNED_RULES, OVERLAP_RULES, ADD_ON_KIND, SQL_TYPES, KIND_WORDS, DATE_MIN, DATE_MAX,
-                 OPEN_END_FROM, INT_MIN, INT_MAX))
+    text = repr((TABLES, SIGNED_RULES, OVERLAP_RULES, OVERLAP_WITHOUT_KIND, ADD_ON_KIND, SQL_TYPES, KIND_WORDS,
+                 DATE_MIN, DATE_MAX, OPEN_END_FROM, INT_MIN, INT_MAX))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 

@@ -17,6 +17,10 @@ short style a change that rounds to zero has no sign, and ``ces`` and ``count`` 
 written as plain numbers. :func:`amount_text` writes the size of a difference in words
 (``7.7 percentage points``).
 
+Health scores and their changes have one table form, in the reports and on the command line
+alike: :func:`score_text` (``79.9`` for 79.988: cut, so a shown score never reaches a threshold
+the score has not) and :func:`score_change_text` (``+1.2``, ``0.0``, never ``-0.0``).
+
 **Missing values** (None, NaN, NaT, pandas NA; :func:`is_missing`) are written as
 :data:`MISSING` (``—``) unless the caller names another word (``no data`` in sentences).
 
@@ -190,6 +194,23 @@ def label(value, unit=None, *, change: bool = False) -> str:
     return text(value, unit, change=change, short=True)
 
 
+def score_text(value) -> str:
+    """A health score as every table shows it (the reports and ``workbook health``): one decimal
+    cut toward zero (79.988 → ``79.9``), so the colour beside it always follows the thresholds
+    applied to the number shown; "—" when missing."""
+    return label(value, "points")
+
+
+def score_change_text(value) -> str:
+    """A change of a health score in points as every table shows it: one decimal with its sign
+    (``+1.2``, ``-0.3``), ``0.0`` when it rounds to zero (never ``+0.0`` or ``-0.0``); "—" when
+    missing."""
+    if is_missing(value):
+        return MISSING
+    number = _number(value)
+    return str(value) if number is None else _signed(number, "+.1f")
+
+
 def amount_text(amount, unit: str) -> str:
     """The size of a difference (no sign) in words: ``7.7 percentage points``, ``3.1 days``,
     ``8.0 points`` (NPS and readiness), ``12`` (count), ``0.25`` (CES)."""
@@ -284,4 +305,4 @@ def text_colour_on(background: str) -> str:
 
 
 __all__ = ["ALIASES", "COLOUR_ORDER", "MISSING", "PALETTE", "UNITS", "amount_text", "contrast_ratio", "date_text",
-           "is_missing", "label", "text", "text_colour_on"]
+           "is_missing", "label", "score_change_text", "score_text", "text", "text_colour_on"]

@@ -115,12 +115,22 @@ def _bins(model: ChurnCalibrator, X) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return idx, np.append(model.churn_probability_, model.prior_), _BIN_RISK
 
 
+def _probabilities(p, tolerance: float = 1e-9) -> np.ndarray:
+    """``p`` as floats in [0, 1]: rounding noise just outside (1 - 0.9999999999999999 < 0) is
+    clipped; anything further out is a caller's error, named here rather than deep in a bin index."""
+    p = np.asarray(p, dtype=float)
+    bad = ~np.isfinite(p) | (p < -tolerance) | (p > 1 + tolerance)
+    if bad.any():
+        raise ValueError(f"probabilities must be finite and in [0, 1]; got {p[bad][:3].tolist()}")
+    return np.clip(p, 0.0, 1.0)
+
+
 def classification_metrics(y, p, risk=None) -> dict[str, float]:
     """AUC, PR AUC, Brier, log loss, ECE (10 equal-width bins) and top-decile lift against labels
     ``y`` (1 = churned). Brier, log loss and ECE judge the churn probabilities ``p``; AUC, PR AUC
     and lift judge the ranking by ``risk`` (higher = riskier; default ``p``) — for a health
     score pass ``100 - score``. Ties are exact (see docs)."""
-    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    y, p = np.asarray(y, dtype=float), _probabilities(p)
     key = p if risk is None else np.asarray(risk, dtype=float)
     pairs, inv = np.unique(np.column_stack([p, key]), axis=0, return_inverse=True)
     inv = np.asarray(inv).ravel()

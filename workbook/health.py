@@ -285,6 +285,12 @@ def _engagement(ws, g: pd.DataFrame, cfg: dict, keys: GridKeys, detail: dict | N
     recency = np.clip((zero - days) / (zero - full), 0.0, 1.0)
     response = _shrunk_rate(g, w_ans, w_out, prior_k)
     attendance = _shrunk_rate(g, w_went, w_sched, prior_k)
+    # a column absent from the source is not measured: its part drops out like a part without
+    # data (NaN), the dimension comes from the parts measured (docs/health.md, "Optional columns")
+    if not ws.has_column("touchpoints", "responded"):
+        response = answered = w_ans = np.full(len(g), np.nan)
+    if not ws.has_column("touchpoints", "attended"):
+        attendance = went = w_went = np.full(len(g), np.nan)
     value = _blend({"recency": recency, "response": response, "attendance": attendance}, w)
     if detail is not None:
         detail.update(engagement_recency=recency, engagement_response=response, engagement_attendance=attendance,
@@ -337,7 +343,7 @@ def _outcomes(ws, g: pd.DataFrame, cfg: dict, keys: GridKeys, detail: dict | Non
     due = (g["signed_at"] + pd.to_timedelta(due_days, unit="D")) <= g["date"]
     first_value = np.where(reached, 1.0, np.where(due.to_numpy(), 0.0, np.nan))
     stated, counted_n, ok_n = np.full(len(g), np.nan), np.zeros(len(g)), np.zeros(len(g))
-    if ws.has("outcomes"):
+    if ws.has_column("outcomes", "achieved_at"):   # without it no outcome is known achieved: not measured
         o = ws.frame("outcomes")
         on_time = (o["achieved_at"].notna() & (o["achieved_at"] <= o["due_at"])).to_numpy()
         # an outcome counts from its due date, or from the day it was achieved if that was earlier
@@ -366,6 +372,8 @@ def _relationship(ws, g: pd.DataFrame, cfg: dict, counts: pd.DataFrame, detail: 
              "champion": (counts["active_champion"].to_numpy() > 0).astype(float),
              "sponsor": (counts["active_sponsor"].to_numpy() > 0).astype(float),
              "roles": np.minimum(1.0, roles / roles_full)}
+    if not ws.has_column("contacts", "is_executive_sponsor"):   # not measured: the part drops out
+        parts["sponsor"] = np.full(len(g), np.nan)
     if detail is not None:
         detail.update({f"relationship_{k}": v for k, v in parts.items()}, relationship_roles_active=roles,
                       relationship_contacts_full=target)

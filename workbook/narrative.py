@@ -17,6 +17,7 @@ to have no data, never to be zero.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
@@ -74,7 +75,8 @@ def money_text(amount) -> str:
     return display.text(float(amount), "money")
 
 
-def score_basis(measured: Mapping | None, *, low_coverage: float = 0.8) -> str | None:
+def score_basis(measured: Mapping | None, *, low_coverage: float = 0.8, live: int | None = None,
+                as_of=None) -> str | None:
     """What a reader must know about the health score before trusting it, or None.
 
     ``measured`` is :func:`workbook.health.measured` (``measured``, ``unmeasured``, ``coverage``,
@@ -82,7 +84,11 @@ def score_basis(measured: Mapping | None, *, low_coverage: float = 0.8) -> str |
     no data for engagement, sentiment and relationship``; ``health coverage 62 %`` when every
     dimension has data somewhere but on average less than ``low_coverage`` of the weight is
     backed by data. None when the score stands on all five dimensions with good coverage.
+    ``live``: how many accounts the health table holds; with none, ``no live accounts on
+    2015-09-05`` (``as_of``) — nothing was scored, which says nothing about the source's data.
     """
+    if live == 0:
+        return "no live accounts" + ("" if as_of is None else f" on {display.date_text(as_of)}")
     if not measured:
         return None
     have, missing = list(measured.get("measured") or []), list(measured.get("unmeasured") or [])
@@ -322,25 +328,68 @@ def check_template(text: str, fields, where: str, key: str) -> None:
                        + ", ".join("{" + f + "}" for f in fields))
 
 
+#: The recommendation when no KPI has data to compare with its target (``no_data`` in the
+#: ``recommendations`` of params/monthly.yaml replaces it).
+NO_KPI_DATA = ("No KPI has data to compare with its target this period, so none can say what to keep or change: "
+               "first make sure the source records the milestones, surveys and readiness items the KPIs are "
+               "built from.")
+
+
 def recommendation(kpis, templates: Mapping[str, str], *, red: int = 0, red_arr: float = 0.0) -> str:
     """The one recommendation that needs a leadership decision or sponsorship.
 
     The KPI furthest behind its target (:func:`furthest_behind`) picks the template
-    ``templates[key]`` (from ``params/monthly.yaml``); with every KPI on target (or no data) the
-    ``on_target`` template is used. Templates may use ``{kpi}``, ``{value}``, ``{target}``,
-    ``{red}`` (count) and ``{red_arr}`` (money text).
+    ``templates[key]`` (from ``params/monthly.yaml``); with every KPI that has data on target the
+    ``on_target`` template is used; when no KPI has data to compare with its target, the
+    ``no_data`` template (default :data:`NO_KPI_DATA`), never "every KPI is on target".
+    Templates may use ``{kpi}``, ``{value}``, ``{target}``, ``{red}`` (count) and ``{red_arr}``
+    (money text); with no red account, a sentence of the template that names ``{red}`` or
+    ``{red_arr}`` is left out (no call to action about "the 0 red accounts").
     """
     worst = furthest_behind(kpis)
-    if worst is None:
-        key, fields = "on_target", {"kpi": "", "value": "", "target": ""}
-    else:
+    compared = [r for r in _rows(kpis) if r.get("status") in ("on target", "off target")]
+    fields = {"kpi": "", "value": "", "target": ""}
+    if worst is not None:
         key = worst["key"]
         fields = {"kpi": label_in_sentence(worst["kpi"]), "value": value_text(worst["value"], worst["unit"]),
                   "target": value_text(worst["target"], worst["unit"])}
-    template = templates.get(key) or templates.get("default") or (
-        "Sponsor a focused two-week improvement cycle on {kpi}: it is {value} against a target of {target}."
-        if worst is not None else "Keep the current plan: every KPI with data is on target.")
+        fallback = "Sponsor a focused two-week improvement cycle on {kpi}: it is {value} against a target of {target}."
+    elif compared:
+        key, fallback = "on_target", "Keep the current plan: every KPI with data is on target."
+    else:
+        key, fallback = "no_data", NO_KPI_DATA
+    template = templates.get(key) or (templates.get("default") if key != "no_data" else None) or fallback
+    if not int(red):
+        template = _without_red(str(template)) or fallback
     return str(template).format(red=f"{int(red):,}", red_arr=money_text(red_arr), **fields).strip()
+
+
+def _without_red(template: str) -> str:
+    """``template`` without its sentences that use ``{red}`` or ``{red_arr}`` (empty when all do)."""
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(template.split()))
+    return " ".join(t for t in sentences if "{red}" not in t and "{red_arr}" not in t).strip()
+
+
+# ---------------------------------------------------------------------------- as_of past the data
+#: An ``as_of`` more than this many days after the last usage date gets a note (command line,
+#: reports' data-quality section): past that day usage is unknown, and the scores read it as none.
+AS_OF_GAP_DAYS = 7
+
+
+def as_of_gap(as_of, last_usage, *, name: str = "as_of", threshold_days: int = AS_OF_GAP_DAYS) -> str | None:
+    """The note for an ``as_of`` well past the source's last usage date, or None.
+
+    ``--as-of 2016-06-01 is 273 days after the last usage date in the source (2015-09-02); usage
+    after that day is unknown, not zero`` (``name`` is how the reader passed the day). None when
+    ``as_of`` or ``last_usage`` is missing or the gap is ``threshold_days`` or fewer days.
+    """
+    if is_missing(as_of) or is_missing(last_usage):
+        return None
+    gap = (pd.Timestamp(as_of).normalize() - pd.Timestamp(last_usage).normalize()).days
+    if gap <= threshold_days:
+        return None
+    return (f"{name} {display.date_text(as_of)} is {plural(gap, 'day')} after the last usage date in the source "
+            f"({display.date_text(last_usage)}); usage after that day is unknown, not zero")
 
 
 # ---------------------------------------------------------------------------- post-cycle
@@ -482,10 +531,11 @@ def bullet_items(items: Iterable) -> list[str]:
     return [" ".join(str(i).split()) for i in (items or []) if str(i or "").strip()]
 
 
-__all__ = ["amount_text", "against_target", "biggest_moves", "bullet_items", "calibration_summary",
-           "cycle_decision_line", "cycle_result_line", "five_lines", "furthest_behind", "interval_text",
-           "join_words", "label_in_sentence", "money_text", "monthly_story", "move_text", "number_word",
-           "plural", "recommendation", "shortfall", "value_text", "weekly_headline"]
+__all__ = ["AS_OF_GAP_DAYS", "NO_KPI_DATA", "amount_text", "against_target", "as_of_gap", "biggest_moves",
+           "bullet_items", "calibration_summary", "cycle_decision_line", "cycle_result_line", "five_lines",
+           "furthest_behind", "interval_text", "join_words", "label_in_sentence", "money_text",
+           "monthly_story", "move_text", "number_word", "plural", "recommendation", "shortfall", "value_text",
+           "weekly_headline"]
 
 
 

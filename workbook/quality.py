@@ -9,8 +9,9 @@ data-quality section of every report. The section shows
    readiness items, snapshots whose churn horizon is not over, rows outside a cohort filter,
    ...), passed in by each report as :class:`Exclusion` rows;
 3. **what is not known yet on as_of**: rows dated after ``as_of`` in each small table, ignored
-   by the point-in-time rule (usage is summarised by its date range, without a scan), and the
-   optional tables that are absent (their KPIs show "no data").
+   by the point-in-time rule (usage is summarised by its date range, without a scan), the
+   optional tables that are absent (their KPIs show "no data") and the optional columns absent
+   from present tables (not measured).
 
 The provenance line names the data fingerprint, the source, ``as_of``, the parameters, the weights
 version and the package version, so a reader can reproduce the page.
@@ -105,6 +106,12 @@ def absent_tables(ws) -> list[str]:
     return [t for t in TABLE_ORDER if t not in REQUIRED_TABLES and not ws.has(t)]
 
 
+def absent_columns(ws) -> list[str]:
+    """Optional columns the source's present tables lack, as ``table.column`` in contract order
+    (:meth:`workbook.workspace.Workspace.absent_columns`): not measured, never read as false."""
+    return [f"{table}.{col}" for table, cols in ws.absent_columns().items() for col in cols]
+
+
 def exclusions_frame(exclusions: Iterable[Exclusion | Mapping]) -> pd.DataFrame:
     """:class:`Exclusion` rows (or mappings with the same keys) as a frame, zero-row ones kept."""
     rows = [e.__dict__ if isinstance(e, Exclusion) else dict(e) for e in exclusions]
@@ -115,7 +122,7 @@ def exclusions_frame(exclusions: Iterable[Exclusion | Mapping]) -> pd.DataFrame:
 
 def section(ws, as_of, exclusions: Iterable[Exclusion | Mapping] = (), notes: Iterable[str] = ()) -> HtmlFragment:
     """The data-quality section as escaped HTML: validation findings, exclusions, later rows,
-    absent tables and free-text ``notes`` (e.g. calibration warnings)."""
+    absent tables, absent optional columns and free-text ``notes`` (e.g. calibration warnings)."""
     parts = []
     found = findings_table(ws)
     if found.empty:
@@ -139,6 +146,10 @@ def section(ws, as_of, exclusions: Iterable[Exclusion | Mapping] = (), notes: It
     if absent:
         parts.append(_p("Optional tables absent from the source (their figures show “no data”, never 0): "
                         + ", ".join(absent) + "."))
+    columns = absent_columns(ws)
+    if columns:
+        parts.append(_p("Optional columns absent from the source (read as the data contract says: a part that "
+                        "rests on one alone is not measured, never false or 0): " + ", ".join(columns) + "."))
     for note in notes:
         parts.append(_p(str(note)))
     return HtmlFragment('<div class="wb-quality">' + "".join(parts) + "</div>")
@@ -180,5 +191,5 @@ def _p(text: str) -> str:
     return f"<p>{html.escape(text)}</p>"
 
 
-__all__ = ["DATED", "Exclusion", "absent_tables", "exclusions_frame", "findings_table", "later_rows",
+__all__ = ["DATED", "Exclusion", "absent_columns", "absent_tables", "exclusions_frame", "findings_table", "later_rows",
            "provenance", "provenance_text", "provenance_values", "section"]

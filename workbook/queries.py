@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .contract import DATE_MAX, DATE_MIN, INT_MAX, INT_MIN, KIND_WORDS, OPEN_END_FROM, Table
+from .contract import DATE_MAX, DATE_MIN, INT_MAX, INT_MIN, KIND_WORDS, OPEN_END_FROM, SQL_TYPES, Table
 
 # Per-day activity measures shared by the window queries. A day "counts as use" when actions > 0.
 _WINDOW_MEASURES = """
@@ -409,17 +409,26 @@ def typed_select(table: Table, relation: str, raw_types: Mapping[str, str], *, r
                  extra: bool = True) -> str:
     """The SELECT typing ``relation`` (raw columns of ``raw_types``) as ``table`` says.
 
-    ``raw=True`` keeps each raw value beside its typed column, as ``RAW_PREFIX + name`` (what the
-    checks read); ``extra`` keeps columns the contract does not know, unchanged.
+    Every contract column comes out, in contract order: an optional column the relation does not
+    have is a typed NULL (:func:`null_column`), so no query over the typed table meets a missing
+    column (docs/data-contract.md, "Optional columns"). ``raw=True`` keeps each raw value beside
+    its typed column, as ``RAW_PREFIX + name`` (what the checks read; present columns only);
+    ``extra`` keeps columns the contract does not know, unchanged.
     """
     exprs = typed_columns(table, raw_types)
-    parts = [f"{e} AS {ident(n)}" for n, e in exprs.items()]
+    parts = [f"{exprs[c.name]} AS {ident(c.name)}" if c.name in exprs else null_column(c.name, c.kind)
+             for c in table.columns]
     if raw:
         parts += [f"{ident(n)} AS {ident(RAW_PREFIX + n)}" for n in exprs]
     if extra:
         known = {c.name for c in table.columns}
         parts += [ident(c) for c in raw_types if c not in known]
     return f"SELECT {', '.join(parts)} FROM {ident(relation)}"
+
+
+def null_column(name: str, kind: str) -> str:
+    """A select item: an absent optional column ``name`` as a NULL of its contract ``kind``."""
+    return f"CAST(NULL AS {SQL_TYPES[kind]}) AS {ident(name)}"
 
 
 # ---------------------------------------------------------------------------- the contract's checks
@@ -462,13 +471,17 @@ def contract_checks(table: Table, raw_types: Mapping[str, str]) -> list[Check]:
     """Every row-level check of ``table`` over its typed-with-raw select (:func:`typed_select`
     with ``raw=True``, aliased ``t``): per present column its type, range, placeholder and
     empty-value checks, then the table's rules. Generated from :mod:`workbook.contract`; the
-    workspace runs them on DuckDB and :mod:`workbook.spark` on a usage copy."""
+    workspace runs them on DuckDB and :mod:`workbook.spark` on a usage copy. A rule that reads a
+    contract column the relation does not have (``left_at < started_at`` without ``started_at``)
+    is left out: no value that is not there can break it."""
     out = []
     for c in table.columns:
         if c.name in raw_types:
             out += _column_checks(c, raw_types[c.name])
+    known = {c.name for c in table.columns}
     for rule in table.rules:
-        if rule.column is None or rule.column in raw_types:
+        needs = ({rule.column} if rule.column else set()) | (rule.reads & known)
+        if needs <= set(raw_types):
             out.append(Check(rule.severity, rule.column, rule.text, f"coalesce({rule.broken}, false)"))
     return out
 
@@ -555,6 +568,16 @@ def overlapping(relation: str, add_on_kind: str, *, key: str | None = None) -> s
             f"WHERE coalesce(t.kind, '') <> {literal(add_on_kind)} AND coalesce(o.kind, '') <> {literal(add_on_kind)}")
     return (f"SELECT count(DISTINCT t.contract_id) {base}" if key is None
             else f"SELECT DISTINCT {key} {base} ORDER BY 1 LIMIT 3")
+
+
+def accounts_without(relation: str, *, n_examples: int | None = None) -> str:
+    """Live accounts (``churned_at`` empty) with no row at all in ``relation``: their count, or
+    with ``n_examples`` the first such account ids (sorted)."""
+    base = (f"FROM accounts a ANTI JOIN {ident(relation)} t ON a.account_id = t.account_id "
+            "WHERE a.churned_at IS NULL AND a.account_id IS NOT NULL")
+    if n_examples is None:
+        return f"SELECT count(*) {base}"
+    return f"SELECT a.account_id {base} ORDER BY 1 LIMIT {int(n_examples)}"
 
 
 def milestone_repeats(relation: str) -> str:

@@ -197,10 +197,10 @@ class RenewalHazard(ClassifierMixin, BaseEstimator):
             q0 = self.step_hazard(X, 0.0, k * step, k)
             log_s += share * np.log1p(-q0)
             here = np.isfinite(r) & (r > k * step) & (r <= (k + 1) * step) & (r <= d)
-            if here.any():
-                q1 = self.step_hazard(X, 1.0, k * step, k)
-                log_s += np.where(here, np.log1p(-q1) - np.log1p(-q0), 0.0)
-        return np.exp(log_s)
+            if here.any():   # the renewal falls in this step, inside the window: the whole step
+                q1 = self.step_hazard(X, 1.0, k * step, k)      # takes the at-renewal hazard, even
+                log_s += np.where(here, np.log1p(-q1) - share * np.log1p(-q0), 0.0)   # when cut short
+        return np.minimum(np.exp(log_s), 1.0)
 
     # ------------------------------------------------------------------ plain-file round trip
     def to_dict(self) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import display, narrative, plots, quality, wins
+from . import display, narrative, plots, quality, scoring, wins
 from . import health as _health
 from . import kpis as _kpis
 from . import weights as _weights
@@ -372,7 +372,7 @@ class Report:
 
     def score_basis(self) -> str | None:
         """What limits trust in the scores, for the headline (:func:`workbook.narrative.score_basis`)."""
-        return narrative.score_basis(self.measured)
+        return narrative.score_basis(self.measured, live=len(self.health), as_of=self.as_of)
 
     def small_cohorts(self, kpis: pd.DataFrame) -> str | None:
         """KPIs resting on fewer accounts than the ``small_cohort`` setting (None when unset)."""
@@ -414,7 +414,7 @@ class Report:
             frame.insert(frame.columns.get_loc("Owner") + 1, "Segment", rows["segment"].astype(object).to_numpy())
         draw = interactive_table if interactive else html_table
         table = draw(frame, caption=caption, formats={"ARR": "money", "Score": "points",
-                                                      "Change 7 d": lambda v: display.text(v, "points", change=True)})
+                                                      "Change 7 d": display.score_change_text})
         return fragment('<div class="wb-risks">', table, "</div>")
 
     def action_legend(self) -> str:
@@ -513,9 +513,16 @@ class Report:
     def notes(self) -> list[str]:
         return []
 
+    def as_of_notes(self) -> list[str]:
+        """The note for an ``as_of`` well past the last usage date
+        (:func:`workbook.narrative.as_of_gap`): usage after it is unknown, not zero."""
+        note = narrative.as_of_gap(self.as_of, self.ws.usage_date_range[1], name="This report's as_of")
+        return [note + "."] if note else []
+
     def data_quality(self) -> HtmlFragment:
-        """What validation found, rows left out and why, facts not known yet on ``as_of``."""
-        return quality.section(self.ws, self.as_of, self.exclusions(), self.notes())
+        """What validation found, rows left out and why, facts not known yet on ``as_of``, and an
+        ``as_of`` well past the data's last usage date."""
+        return quality.section(self.ws, self.as_of, self.exclusions(), [*self.as_of_notes(), *self.notes()])
 
     def provenance(self) -> HtmlFragment:
         """Data fingerprint, source, as_of, parameters, weights version, engine, package version."""
@@ -1042,6 +1049,9 @@ class Dashboard(Report):
         """Escalated tickets opened recently, newest first, with whether they are resolved."""
         if not self.ws.has("tickets"):
             return paragraph("No tickets table: no escalations.", "wb-note")
+        if not self.ws.has_column("tickets", "escalated"):
+            return paragraph("The tickets table has no escalated column: escalations are not recorded in this "
+                             "source.", "wb-note")
         t = self.ws.frame("tickets")
         t = t[t["escalated"].fillna(False).to_numpy(dtype=bool) & (t["opened_at"] >= self.recent_start).to_numpy()
               & (t["opened_at"] <= self.as_of).to_numpy()]
@@ -1050,9 +1060,10 @@ class Dashboard(Report):
         t = t.sort_values(["opened_at", "ticket_id"], ascending=[False, True])
         acc = self.accounts.set_index("account_id")
         resolved = t["resolved_at"].where(t["resolved_at"] <= self.as_of)
+        open_text = "open" if self.ws.has_column("tickets", "resolved_at") else "not recorded"
         view = pd.DataFrame({"Opened": t["opened_at"], "Account": t["account_id"].map(acc["name"]),
                              "Owner": t["account_id"].map(acc["csm"]), "Priority": t["priority"],
-                             "Resolved": [f"{r:%Y-%m-%d}" if pd.notna(r) else "open" for r in resolved]})
+                             "Resolved": [f"{r:%Y-%m-%d}" if pd.notna(r) else open_text for r in resolved]})
         return interactive_table(view.head(self.max_rows), formats={"Opened": "date"},
                           caption=f"Escalations opened in the last {self.recent_days} days "
                                   f"({min(len(view), self.max_rows)} of {len(view)}, newest first)")
@@ -1408,9 +1419,64 @@ def _n(value, digits: int = 1) -> str:
     return f"{value:,.0f}" if float(value) == int(value) else f"{value:,.{digits}f}"
 
 
-def _signal_text(dim: str, s: dict | None) -> str:
+#: The Signals cell of a dimension without data, per missing-data policy.
+_NO_DATA_SIGNAL = {"redistribute": "no data: its weight is spread over the measured dimensions",
+                   "zero": "no data: counted as 0 (missing-data policy zero)"}
+
+
+def effective_weights(nominal: dict, measured, policy: str = "redistribute") -> dict[str, float | None]:
+    """The weight (points out of 100) each dimension carries in one account's score, by the
+    score's own arithmetic (:func:`workbook.scoring.points` with every measured dimension at 1).
+
+    ``nominal``: the weights that score the account (``weight`` of each dimension of
+    :func:`workbook.explanation.explain`); ``measured``: the dimensions with data. With
+    ``redistribute`` a measured dimension carries its weight ÷ the weight with data × 100 (v1,
+    only adoption and outcomes measured: 60 and 40) and one without data None (its weight went
+    to the others); with ``zero`` every dimension keeps its weight.
+    """
+    if not measured or any(nominal.get(d) is None for d in DIMENSIONS):
+        return {d: None for d in DIMENSIONS}
+    weights = {d: float(nominal[d]) for d in DIMENSIONS}
+    if policy == "zero":
+        return {d: 100.0 * w / sum(weights.values()) for d, w in weights.items()}
+    at_one = [[1.0 if d in measured else math.nan for d in DIMENSIONS]]
+    pts = scoring.points(at_one, weights, policy)[0][0]
+    return {d: float(pts[i]) if d in measured else None for i, d in enumerate(DIMENSIONS)}
+
+
+def _weight_text(weight) -> str:
+    """A weight in points: whole when it is whole (``30``, ``60``), else one decimal cut toward zero
+    like the points beside it (``46.1``), so points never read above their weight; "—" for None."""
+    if weight is None:
+        return display.MISSING
+    rounded = round(float(weight), 6)
+    return f"{rounded:.0f}" if rounded == int(rounded) else display.text(weight, "points")
+
+
+def _dimensions_caption(nominal: dict, measured, policy: str, version: str) -> str:
+    """The caption of the account's dimension table: what value, weight and points are, and how
+    the weights of dimensions without data were treated."""
+    text = ("Dimensions: value 0–1; weight = the points the dimension can give this account's score; "
+            "points = weight × value (out of the weight); changes in points; signals against the cohort "
+            "benchmark.")
+    unmeasured = [d for d in DIMENSIONS if d not in measured]
+    if unmeasured and nominal.get(DIMENSIONS[0]) is not None:
+        weights = ", ".join(f"{d} {_weight_text(nominal[d])}" for d in DIMENSIONS)
+        if policy == "zero":
+            text += (f" Weights {version} ({weights}); {narrative.join_words(unmeasured)} "
+                     f"{'has' if len(unmeasured) == 1 else 'have'} no data and count as 0 (missing-data "
+                     "policy zero).")
+        else:
+            text += (f" Weights {version} are {weights}; {narrative.join_words(unmeasured)} "
+                     f"{'has' if len(unmeasured) == 1 else 'have'} no data, so by the missing-data policy "
+                     "their weight is spread over the measured dimensions in proportion to their weights.")
+    return text
+
+
+def _signal_text(dim: str, s: dict | None, ws=None) -> str:
     """A dimension's signals (``signals`` of :func:`workbook.explanation.explain`) against the cohort
-    benchmark, as one line of plain text."""
+    benchmark, as one line of plain text. ``ws``: the workspace, to say when a signal's optional
+    table is absent from the source (instead of counting zero of nothing)."""
     s = s or {}
     if dim == "adoption":
         return (f"{_n(s.get('modules_used'))} of {_n(s.get('modules_contracted'))} contracted modules used in "
@@ -1431,6 +1497,10 @@ def _signal_text(dim: str, s: dict | None) -> str:
         fv = s.get("first_value_reached_at")
         due = s.get("first_value_due_at")
         first = f"first value reached {fv}" if fv else "first value not reached" + (f" (due {due})" if due else "")
+        if ws is not None and not ws.has("outcomes"):
+            return f"{first}; no outcomes table in this source, so no stated outcome is known"
+        if not s.get("outcomes_counted"):
+            return f"{first}; no stated outcome due yet"
         return f"{first}; {_n(s.get('outcomes_on_time'))} of {_n(s.get('outcomes_counted'))} stated outcomes on time"
     if dim == "relationship":
         champ = "an active champion" if s.get("champion") else "no active champion" + (
@@ -1559,23 +1629,33 @@ class Account(Report):
         return paragraph(text, "wb-note")
 
     def dimensions(self) -> HtmlFragment:
-        """Each dimension: value, weight, points, change in points over 7 and 28 days, and its
-        signals against the cohort benchmark."""
+        """Each dimension: value, the weight it carries in this account's score, points, change in
+        points over 7 and 28 days, and its signals against the cohort benchmark.
+
+        The weight is the effective one (:func:`effective_weights`): with the default missing-data
+        policy the weights of the dimensions without data are spread over the measured ones, so
+        points (weight × value) never exceed the weight shown. A dimension without data shows "—"
+        for its value, points and changes.
+        """
         dims = self.explained.get("dimensions") or {}
+        nominal = {d: (dims.get(d) or {}).get("weight") for d in DIMENSIONS}
+        measured = [d for d in DIMENSIONS if (dims.get(d) or {}).get("value") is not None]
+        policy = scoring.missing_data_policy()
+        weight = effective_weights(nominal, measured, policy)
         rows = []
         for d in DIMENSIONS:
-            x = dims.get(d) or {}
+            x, have = dims.get(d) or {}, d in measured
             rows.append({"Dimension": d + (" (lowest)" if d == self.row["lowest_dimension"] else ""),
-                         "Value": x.get("value"), "Weight": x.get("weight"), "Points": x.get("points"),
-                         "Change 7 d": (x.get("change_7d") or {}).get("points"),
-                         "Change 28 d": (x.get("change_28d") or {}).get("points"),
-                         "Signals": _signal_text(d, x.get("signals")) if x.get("value") is not None else
-                         "no data: its weight is spread over the others"})
-        change = lambda v: display.text(v, "points", change=True)  # noqa: E731
-        return html_table(pd.DataFrame(rows), formats={"Value": "number", "Weight": "count", "Points": "points",
-                                                       "Change 7 d": change, "Change 28 d": change},
-                          caption="Dimensions: value 0–1, points = weight × value (out of the weight), changes in "
-                                  "points; signals against the cohort benchmark")
+                         "Value": x.get("value"), "Weight": weight[d],
+                         "Points": x.get("points") if have or policy == "zero" else None,
+                         "Change 7 d": (x.get("change_7d") or {}).get("points") if have else None,
+                         "Change 28 d": (x.get("change_28d") or {}).get("points") if have else None,
+                         "Signals": _signal_text(d, x.get("signals"), self.ws) if have else
+                         _NO_DATA_SIGNAL[policy]})
+        return html_table(pd.DataFrame(rows), formats={"Value": "number", "Weight": _weight_text,
+                                                       "Points": "points", "Change 7 d": display.score_change_text,
+                                                       "Change 28 d": display.score_change_text},
+                          caption=_dimensions_caption(nominal, measured, policy, self.weights_version))
 
     def move_up(self) -> HtmlFragment:
         """What would move the account up a colour: the value each dimension alone would need."""
@@ -1625,10 +1705,14 @@ class Account(Report):
         due, days = review_due(last, signed, cadence, self.as_of)
         when = (f"due now (overdue since {due:%Y-%m-%d})" if days < 0 else
                 f"{due:%Y-%m-%d} ({'today' if days == 0 else 'in ' + narrative.plural(days, 'day')})")
+        seen = f"{last:%Y-%m-%d}" if not pd.isna(last) else "none on record"
+        if not self.ws.has("touchpoints"):        # no record of reviews at all: not "overdue since signing"
+            seen = "unknown (no touchpoints table in this source)"
+            when = "unknown: no review on record to count the cadence from"
         step = self.explained.get("recommended_action") or r["recommended_action"]
         facts = [("Next step", step),
                  ("Review cadence", f"{_cadence_word(cadence)} ({r['colour']})"),
-                 ("Last review", f"{last:%Y-%m-%d}" if not pd.isna(last) else "none on record"),
+                 ("Last review", seen),
                  ("Next review", when)]
         return fragment(_facts(facts), bullets(_health.playbooks()[r["colour"]].get("actions", []), "wb-asks"))
 
@@ -1703,7 +1787,7 @@ class Book(Report):
                              "Change 7 d": m["change_7d"], "ARR": m["arr"], "Lowest dimension": m["lowest_dimension"],
                              "Stage": m["lifecycle_stage"]})
         return html_table(view, formats={"Score": "points", "ARR": "money",
-                                         "Change 7 d": lambda v: display.text(v, "points", change=True)},
+                                         "Change 7 d": display.score_change_text},
                           status_col="Colour", caption="The book, red first, then the largest ARR")
 
     @cached_property
@@ -1733,7 +1817,7 @@ class Book(Report):
                              "Score": moved["score"], "Change 7 d": moved["change_7d"], "ARR": moved["arr"],
                              "Why": [str(why.get(a, "")) for a in moved["account_id"]], "Colour": moved["colour"]})
         return fragment(html_table(view, formats={"Score": "points", "ARR": "money",
-                                                  "Change 7 d": lambda v: display.text(v, "points", change=True)},
+                                                  "Change 7 d": display.score_change_text},
                                    status_col="Colour", caption=f"Changed colour since "
                                                                 f"{self.as_of - pd.Timedelta(days=7):%Y-%m-%d}"), note)
 
@@ -1764,7 +1848,8 @@ class Book(Report):
                    "last review on record — a touchpoint of kind review that was not missed — else from the "
                    "signature date.", "wb-note")
         if not self.ws.has("touchpoints"):
-            intro = fragment(intro, _p("No touchpoints table in this source: no review is on record.", "wb-note"))
+            return fragment(intro, _p("No touchpoints table in this source, so the last review of each account is "
+                                      "unknown: no review is counted as due or overdue.", "wb-note"))
         if due.empty:
             return fragment(intro, _p("No review falls due in the next 7 days.", "wb-note"))
         view = due.assign(When=["overdue by " + narrative.plural(-d, "day") if d < 0 else
@@ -1828,7 +1913,7 @@ class Book(Report):
             if "renewal_probability" in risky:
                 view.insert(3, "Renewal probability", risky["renewal_probability"].head(self.max_rows).to_numpy())
             formats = {"ARR": "money", "Score": "points",
-                       "Change 7 d": lambda v: display.text(v, "points", change=True)}
+                       "Change 7 d": display.score_change_text}
             if "Renewal probability" in view:
                 formats["Renewal probability"] = "fraction"
             parts.append(fragment('<div class="wb-risks">', html_table(

@@ -28,8 +28,8 @@ import pandas as pd
 import pyarrow as pa
 
 from . import __version__, queries
-from .contract import (ADD_ON_KIND, CONTRACT_VERSION, OVERLAP_RULES, REQUIRED_TABLES, SIGNED_RULES, TABLE_ORDER,
-                       TABLES, Table)
+from .contract import (ADD_ON_KIND, CONTRACT_VERSION, OVERLAP_RULES, OVERLAP_WITHOUT_KIND, REQUIRED_TABLES,
+                       SIGNED_RULES, TABLE_ORDER, TABLES, Table)
 from .errors import BadInput, Finding
 from .iofmt import atomic_write
 
@@ -229,6 +229,24 @@ class Workspace:
     def has(self, table: str) -> bool:
         """True when the source holds ``table`` (an optional table may be absent)."""
         return table in self.tables and table in self._typed
+
+    def absent_columns(self) -> dict[str, list[str]]:
+        """Optional contract columns each present table's source lacks: ``{table: [column, ...]}``
+        in contract order, only tables missing at least one (an absent table is not listed: see
+        :meth:`has`). The typed table still carries such a column, as NULLs; a figure that
+        depends on it alone is "not measured" (docs/data-contract.md, "Optional columns")."""
+        out = {}
+        for name in TABLE_ORDER:
+            if name in self._raw_types and self.has(name):
+                missing = [c.name for c in TABLES[name].columns if c.name not in self._raw_types[name]]
+                if missing:
+                    out[name] = missing
+        return out
+
+    def has_column(self, table: str, column: str) -> bool:
+        """True when the source holds ``table`` and its file has ``column`` (a value in it may
+        still be empty). False for an optional column absent from the file: not measured."""
+        return self.has(table) and column in self._raw_types.get(table, {})
 
     def frame(self, table: str) -> pd.DataFrame:
         """The typed table as a pandas DataFrame (a copy). Absent optional tables come back empty.
@@ -498,6 +516,7 @@ class Workspace:
                 self._typed.add(name)
         if check and "accounts" in self._typed:
             self._check_foreign_keys()
+            self._check_contract_coverage()
 
     def _validate_and_type(self, table: Table, raw: str, raw_types: dict[str, str], st: SourceTable) -> None:
         """Check every rule of ``table`` on ``raw`` (findings), then create the typed relation.
@@ -531,9 +550,9 @@ class Workspace:
         if big:
             self._create_typed(name, st, queries.typed_select(table, raw, raw_types))
         else:
-            known = {c.name for c in table.columns}
+            known = [c.name for c in table.columns]   # absent optional ones are typed NULLs in work
             self._create_typed(name, st, queries.select_columns(
-                work, [*exprs, *(c for c in raw_types if c not in known)]))
+                work, [*known, *(c for c in raw_types if c not in known)]))
             self.con.execute(queries.drop_table(work))
         self._typed.add(name)
 
@@ -642,7 +661,29 @@ class Workspace:
             if n:
                 key = queries.example_key(TABLES[name])
                 ex = [str(r[0]) for r in self.con.execute(queries.overlapping(name, ADD_ON_KIND, key=key)).fetchall()]
-                self._add("error", name, column, text, n, tuple(ex))
+                if self.has_column(name, "kind"):
+                    self._add("error", name, column, text, n, tuple(ex))
+                else:   # no kind to tell an add-on by: the rule cannot be broken (contract.py)
+                    self._add("warning", name, column, OVERLAP_WITHOUT_KIND, n, tuple(ex))
+
+    def _check_contract_coverage(self) -> None:
+        """A warning when a present ``contracts`` table leaves live accounts (``churned_at``
+        empty) without any contract: SPEC section 2 takes ARR from the active contracts, so their
+        ARR counts as 0 (an empty contracts file: every live account's)."""
+        if "contracts" not in self._typed:
+            return
+        n = self.con.execute(queries.accounts_without("contracts")).fetchall()[0][0]
+        if not n:
+            return
+        ex = [str(r[0]) for r in self.con.execute(queries.accounts_without("contracts", n_examples=3)).fetchall()]
+        why = "with a contracts table present, ARR comes from the active contracts"
+        if self.tables["contracts"].rows == 0:
+            rule = (f"has no rows, so none of the {n} live accounts (churned_at empty) has a contract: {why}, so "
+                    "every live account's ARR counts as 0 (leave the file out to take ARR from accounts.arr)")
+        else:
+            rule = (f"{n} live account{'s' if n != 1 else ''} (churned_at empty) "
+                    f"{'have' if n != 1 else 'has'} no contract at all: {why}, so their ARR counts as 0")
+        self._add("warning", "contracts", "account_id", rule, n, tuple(ex))
 
 
 def _example_text(values) -> str:
@@ -772,6 +813,11 @@ def summarise(ws: Workspace) -> str:
     absent = [n for n in TABLE_ORDER if n not in ws.tables]
     if absent:
         lines.append(f"  absent (optional): {', '.join(absent)}")
+    columns = ws.absent_columns()
+    if columns:
+        lines.append("optional columns absent from the source (how each is read: docs/data-contract.md):")
+        for name, cols in columns.items():
+            lines.append(f"  {name:<13} {', '.join(cols)}")
     first, last = ws.usage_date_range
     if first is not None:
         lines.append(f"usage dates: {first:%Y-%m-%d} .. {last:%Y-%m-%d}")
