@@ -471,13 +471,13 @@ def test_account_dimension_weights_are_the_weights_that_scored_it(tiny):
 
 def test_effective_weights_follow_the_missing_data_policy():
     v1 = {"adoption": 30, "engagement": 20, "sentiment": 15, "outcomes": 20, "relationship": 15}
-    assert reporting.effective_weights(v1, list(scoring.DIMENSIONS)) == pytest.approx(
+    assert scoring.effective_weights(v1, list(scoring.DIMENSIONS)) == pytest.approx(
         {"adoption": 30, "engagement": 20, "sentiment": 15, "outcomes": 20, "relationship": 15})
     # without sentiment: 85 points carry the score, adoption 30/85 × 100 = 35.29...
-    got = reporting.effective_weights(v1, ["adoption", "engagement", "outcomes", "relationship"])
+    got = scoring.effective_weights(v1, ["adoption", "engagement", "outcomes", "relationship"])
     assert got["sentiment"] is None and got["adoption"] == pytest.approx(3000 / 85)
     assert reporting._weight_text(got["adoption"]) == "35.2"                              # cut like the points
-    assert reporting.effective_weights(v1, ["adoption"], "zero") == pytest.approx(v1)
+    assert scoring.effective_weights(v1, ["adoption"], "zero") == pytest.approx(v1)
 
 
 def test_book_without_touchpoints_counts_no_review_overdue(tiny):

@@ -1424,26 +1424,6 @@ _NO_DATA_SIGNAL = {"redistribute": "no data: its weight is spread over the measu
                    "zero": "no data: counted as 0 (missing-data policy zero)"}
 
 
-def effective_weights(nominal: dict, measured, policy: str = "redistribute") -> dict[str, float | None]:
-    """The weight (points out of 100) each dimension carries in one account's score, by the
-    score's own arithmetic (:func:`workbook.scoring.points` with every measured dimension at 1).
-
-    ``nominal``: the weights that score the account (``weight`` of each dimension of
-    :func:`workbook.explanation.explain`); ``measured``: the dimensions with data. With
-    ``redistribute`` a measured dimension carries its weight ÷ the weight with data × 100 (v1,
-    only adoption and outcomes measured: 60 and 40) and one without data None (its weight went
-    to the others); with ``zero`` every dimension keeps its weight.
-    """
-    if not measured or any(nominal.get(d) is None for d in DIMENSIONS):
-        return {d: None for d in DIMENSIONS}
-    weights = {d: float(nominal[d]) for d in DIMENSIONS}
-    if policy == "zero":
-        return {d: 100.0 * w / sum(weights.values()) for d, w in weights.items()}
-    at_one = [[1.0 if d in measured else math.nan for d in DIMENSIONS]]
-    pts = scoring.points(at_one, weights, policy)[0][0]
-    return {d: float(pts[i]) if d in measured else None for i, d in enumerate(DIMENSIONS)}
-
-
 def _weight_text(weight) -> str:
     """A weight in points: whole when it is whole (``30``, ``60``), else one decimal cut toward zero
     like the points beside it (``46.1``), so points never read above their weight; "—" for None."""
@@ -1632,7 +1612,7 @@ class Account(Report):
         """Each dimension: value, the weight it carries in this account's score, points, change in
         points over 7 and 28 days, and its signals against the cohort benchmark.
 
-        The weight is the effective one (:func:`effective_weights`): with the default missing-data
+        The weight is the effective one (:func:`workbook.scoring.effective_weights`): with the default missing-data
         policy the weights of the dimensions without data are spread over the measured ones, so
         points (weight × value) never exceed the weight shown. A dimension without data shows "—"
         for its value, points and changes.
@@ -1641,7 +1621,7 @@ class Account(Report):
         nominal = {d: (dims.get(d) or {}).get("weight") for d in DIMENSIONS}
         measured = [d for d in DIMENSIONS if (dims.get(d) or {}).get("value") is not None]
         policy = scoring.missing_data_policy()
-        weight = effective_weights(nominal, measured, policy)
+        weight = scoring.effective_weights(nominal, measured, policy)
         rows = []
         for d in DIMENSIONS:
             x, have = dims.get(d) or {}, d in measured

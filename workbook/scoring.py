@@ -77,6 +77,26 @@ def points(x: np.ndarray, weights, policy: str = "redistribute") -> tuple[np.nda
     return pts, score, coverage
 
 
+def effective_weights(nominal: dict, measured, policy: str = "redistribute") -> dict[str, float | None]:
+    """The weight (points out of 100) each dimension carries in one account's score, by the
+    score's own arithmetic (:func:`points` with every measured dimension at 1).
+
+    ``nominal``: the weights that score the account (``weight`` of each dimension of
+    :func:`workbook.explanation.explain`); ``measured``: the dimensions with data. With
+    ``redistribute`` a measured dimension carries its weight ÷ the weight with data × 100 (v1,
+    only adoption and outcomes measured: 60 and 40) and one without data None (its weight went
+    to the others); with ``zero`` every dimension keeps its weight.
+    """
+    if not measured or any(nominal.get(d) is None for d in DIMENSIONS):
+        return {d: None for d in DIMENSIONS}
+    weights = {d: float(nominal[d]) for d in DIMENSIONS}
+    if policy == "zero":
+        return {d: 100.0 * w / sum(weights.values()) for d, w in weights.items()}
+    at_one = [[1.0 if d in measured else np.nan for d in DIMENSIONS]]
+    pts = points(at_one, weights, policy)[0][0]
+    return {d: float(pts[i]) if d in measured else None for i, d in enumerate(DIMENSIONS)}
+
+
 def score(x: np.ndarray, weights, policy: str = "redistribute") -> np.ndarray:
     """The health score 0..100 per row of an (n, 5) array of dimensions 0..1 (NaN = no data)."""
     return points(x, weights, policy)[1]
